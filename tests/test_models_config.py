@@ -8,14 +8,15 @@ import json
 import pytest
 
 from tvrkit.config import from_dict, resolve_config, to_dict
-from tvrkit.config.schema import load_schema
+from tvrkit.config.schema import load_schema, resolve_ref
 from tvrkit.errors import ConfigError
 from tvrkit.models import LEVELS, ModelConfig, load_model_config
 from tvrkit.models.backbone import shipped_archs
 
 
 def _walk(node: dict, path: str = ""):
-    for key, prop in node.get("properties", {}).items():
+    for key, raw in node.get("properties", {}).items():
+        prop = resolve_ref(raw)  # the per-method option schemas live in their own files
         yield f"{path}{key}", prop
         yield from _walk(prop, f"{path}{key}.")
 

@@ -66,7 +66,7 @@ def _write_problem(case: Case, directory: Path) -> None:
 
     torch.set_num_threads(case.threads)
     model = _model(case)
-    dim = model.encoder.backbone.embed_dim
+    dim = model.embed_dim
     g = torch.Generator().manual_seed(case.seed + 1)
     targets = torch.randperm(case.videos, generator=g)[: case.texts]
     kept_frames = torch.empty(case.texts, case.frames, dim)

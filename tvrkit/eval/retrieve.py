@@ -45,11 +45,10 @@ class DirectionResult:
     k: int | None
 
 
-def fine_needed(model_cfg: Any) -> bool:
-    """True when the configured score is not the global dot product alone: a fine level is
-    enabled, or the video-sentence level pools per text (xpool)."""
-    levels = model_cfg.levels.enabled()
-    return any(name != "video_sentence" for name in levels) or model_cfg.levels.video_sentence.pooling != "mean"
+def fine_needed(model: Any) -> bool:
+    """True when the model's ``total`` is not the dot product of its global embeddings alone
+    (see :attr:`tvrkit.models.methods.base.Method.needs_fine_scoring`)."""
+    return bool(model.needs_fine_scoring)
 
 
 def model_scorer(model: Any, texts: Any, videos: Any, direction: str, device: Any,

@@ -134,27 +134,20 @@ def check_eval_config(cfg: EvalConfig) -> EvalConfig:
 
 
 def load_eval_model(cfg: EvalConfig, device: Any) -> Any:
-    """The checkpoint's model in eval mode on ``device``; a config that does not fit the
+    """The checkpoint's model in eval mode on ``device`` (a tvrkit checkpoint or one written by the
+    method's official code: :func:`tvrkit.models.load_checkpoint`); a config that does not fit the
     checkpoint's weights is a :class:`ConfigError` naming the mismatched keys. Without a
     checkpoint: the config's model as built, untrained (seeded by ``data.seed``) or with
     its backbone's pretrained weights (zero-shot)."""
     import torch
 
-    from tvrkit.models.model import build_model
+    from tvrkit.models import build_model, load_checkpoint
 
     if not cfg.checkpoint:
         torch.manual_seed(cfg.data.seed)
         return build_model(cfg.model).to(device).eval()
-    # the weights come from the checkpoint: never read the backbone's pretrained file here
-    model_cfg = dataclasses.replace(cfg.model, backbone=dataclasses.replace(cfg.model.backbone, pretrained=None))
-    model = build_model(model_cfg)
-    state = torch.load(cfg.checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    weights = state.get("model", state) if isinstance(state, dict) else state
-    result = model.load_state_dict(weights, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ConfigError(f"model config does not match checkpoint {cfg.checkpoint}: missing "
-                          f"{list(result.missing_keys)[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
-    return model.to(device).eval()
+    # the weights come from the checkpoint (tvrkit's or an official one): never the pretrained file
+    return load_checkpoint(cfg.checkpoint, cfg.model, device)
 
 
 def model_identity(cfg: EvalConfig) -> str:
@@ -219,10 +212,10 @@ def _evaluate(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, device: Any
     pairs = _order_pairs(cfg, embedded, scorers["t2v"])
     protocol: dict[str, Any] = {"embed_seconds": embedded.seconds, "features_cached": embedded.cached}
     if cfg.post == "none":
-        fine = fine_needed(cfg.model)
+        fine = fine_needed(model)
         t2v = rank_t2v(embedded, scorers["t2v"] if fine else None, cfg.rerank_topk, cfg.rerank_pairs)
         v2t = rank_v2t(embedded, scorers["v2t"] if fine else None, cfg.rerank_topk, cfg.rerank_pairs)
-        protocol.update(_coarse_fine_protocol(cfg, fine, t2v, v2t), v2t_mode="group",
+        protocol.update(_coarse_fine_protocol(cfg, model, fine, t2v, v2t), v2t_mode="group",
                         missing_video_ids=list(missing))
         doc = metrics_document({"t2v": t2v.ranks, "v2t": v2t.ranks}, ties=cfg.ties, n_texts=len(embedded.caption_ids),
                                n_videos=len(embedded.split_video_ids), missing_videos=len(missing),
@@ -239,7 +232,7 @@ def _evaluate(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, device: Any
         write_metrics_json(out, doc)
         scores = None
     if cfg.report.enabled:
-        _write_report(cfg, doc, embedded, scores)
+        _write_report(cfg, model, doc, embedded, scores)
     save_resolved(cfg, out)
     seconds = time.perf_counter() - started
     write_summary(out / "summary.json", {"stage": "eval", "ok": len(embedded.caption_ids), "skipped": 0,
@@ -249,11 +242,11 @@ def _evaluate(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, device: Any
     return doc
 
 
-def _coarse_fine_protocol(cfg: EvalConfig, fine: bool, t2v: Any, v2t: Any) -> dict[str, Any]:
+def _coarse_fine_protocol(cfg: EvalConfig, model: Any, fine: bool, t2v: Any, v2t: Any) -> dict[str, Any]:
     """What metrics.json says about the two rankings: the global level alone and the final one."""
     from tvrkit.eval.metrics import summarize
 
-    levels = list(cfg.model.levels.enabled())
+    levels = list(model.levels)
     return {"coarse_to_fine": {
         "coarse_level": "global (unit sentence . mean-pooled video vectors)",
         "fine_levels": levels if fine else [],
@@ -271,7 +264,7 @@ def _dense_metrics(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, scorer
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    fine = fine_needed(cfg.model)
+    fine = fine_needed(model)
     t0 = time.perf_counter()
     np.save(out / "sim.npy", dense_t2v(embedded, scorer if fine else None))
     split_index = {v: i for i, v in enumerate(embedded.split_video_ids)}
@@ -332,7 +325,8 @@ def _order_pairs(cfg: EvalConfig, embedded: Any, scorer: Any) -> dict[str, Any] 
     return score_order_pairs(queries, lambda q, c: union_scores(scorer, q, c), head=cfg.model.temporal.type)
 
 
-def _write_report(cfg: EvalConfig, doc: dict[str, Any], embedded: Any, scores: dict[str, list[float]] | None) -> None:
+def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: Any,
+                  scores: dict[str, list[float]] | None) -> None:
     import pyarrow.parquet as pq
 
     from tvrkit.eval.pairs import compare_runs
@@ -356,7 +350,8 @@ def _write_report(cfg: EvalConfig, doc: dict[str, Any], embedded: Any, scores: d
              (("Recall@K", "recall_at_k.png"), ("Rank histogram", "rank_histogram.png")) if (out / name).exists()}
     protocol = doc.get("protocol", {})
     info: dict[str, Any] = {"checkpoint": cfg.checkpoint, "data root": cfg.data.root,
-                            "levels": ", ".join(cfg.model.levels.enabled()), "temporal head": cfg.model.temporal.type,
+                            "method": cfg.model.method, "levels": ", ".join(model.levels),
+                            "temporal head": cfg.model.temporal.type,
                             "embedding seconds": protocol.get("embed_seconds")}
     c2f = protocol.get("coarse_to_fine")
     if c2f:

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import BackboneConfig
 
+log = logging.getLogger(__name__)
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
 PAD_TOKEN = 0  # open_clip's tokenizer pads with 0; start/end tokens are 49406/49407
 
@@ -47,6 +48,24 @@ def is_torchscript_archive(path: str | Path) -> bool:
         return False
     with zipfile.ZipFile(path) as zf:
         return any(name.endswith("constants.pkl") for name in zf.namelist())
+
+
+def is_openai_state_dict(path: str | Path) -> bool:
+    """A bare state dict (not open_clip's ``{"state_dict": ...}`` training checkpoint, not
+    safetensors) in OpenAI's CLIP layout: how OpenAI's weights travel once converted from the
+    TorchScript archive, and how every official method checkpoint stores its CLIP."""
+    import torch
+
+    if Path(path).suffix == ".safetensors" or is_torchscript_archive(path):
+        return False
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a plain tensor pickle: open_clip's loader reports it
+        return False
+    if not isinstance(state, dict) or "state_dict" in state:
+        return False
+    keys = {k.removeprefix("module.") for k in state}
+    return {"visual.class_embedding", "visual.proj", "text_projection", "token_embedding.weight"} <= keys
 
 
 def _architecture(cfg: BackboneConfig) -> dict[str, Any]:
@@ -88,8 +107,12 @@ def create_clip(cfg: BackboneConfig) -> nn.Module:
         raise ConfigError(f"model.backbone.pretrained: no such file {path}")
     openai_archive = path is not None and is_torchscript_archive(path)
     quick_gelu = cfg.quick_gelu
-    if quick_gelu is None:  # every OpenAI release was trained with QuickGELU
-        quick_gelu = openai_archive or bool(arch.get("quick_gelu", False))
+    if quick_gelu is None:  # every OpenAI release was trained with QuickGELU, whatever file it travels in
+        openai = openai_archive or (path is not None and is_openai_state_dict(path))
+        quick_gelu = openai or bool(arch.get("quick_gelu", False))
+        if path is not None:
+            log.info("model.backbone.quick_gelu: %s (%s weights in %s); set it to override", quick_gelu,
+                     "OpenAI-layout" if openai else "open_clip", path)
     with _quiet_random_init_warning(active=path is not None):
         clip = open_clip.create_model(
             cfg.model_name,

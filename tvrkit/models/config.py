@@ -10,6 +10,15 @@ import os
 from dataclasses import dataclass, field
 
 from tvrkit.config import load_config
+from tvrkit.models.methods.options import (
+    Clip4ClipOptions,
+    DrlOptions,
+    EercfOptions,
+    HmmcOptions,
+    UcofiaOptions,
+    VschaOptions,
+    XPoolOptions,
+)
 
 SCHEMA = "model"
 
@@ -101,10 +110,18 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    method: str = "custom"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     levels: LevelsConfig = field(default_factory=LevelsConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    clip4clip: Clip4ClipOptions = field(default_factory=Clip4ClipOptions)
+    xpool: XPoolOptions = field(default_factory=XPoolOptions)
+    drl: DrlOptions = field(default_factory=DrlOptions)
+    ucofia: UcofiaOptions = field(default_factory=UcofiaOptions)
+    eercf: EercfOptions = field(default_factory=EercfOptions)
+    vscha: VschaOptions = field(default_factory=VschaOptions)
+    hmmc: HmmcOptions = field(default_factory=HmmcOptions)
 
 
 def load_model_config(

@@ -102,10 +102,13 @@ class TextFeatures(_Features):
 @dataclass
 class VideoFeatures(_Features):
     """``frames [B, T, D]``: frame embeddings after the temporal module; ``frame_mask [B, T]``;
-    ``patches [B, T, K, D]``: the kept (compressed) patch tokens of each frame; ``key [B, D]`` as
-    in :class:`TextFeatures`."""
+    ``patches [B, T, K, D]``: the kept (compressed) patch tokens of each frame; ``raw_frames
+    [B, T, D]``: CLIP's frame embeddings before the temporal module, for methods that score them
+    (X-Pool, UCoFiA's frame level, HMMC's top-k frames); ``key [B, D]`` as in :class:`TextFeatures`.
+    What a method stores in each field is documented on the method's class."""
 
     frames: Tensor = field(metadata=_SEQ)
     frame_mask: Tensor = field(metadata=_SEQ)
     patches: Tensor | None = field(default=None, metadata=_SEQ)
+    raw_frames: Tensor | None = field(default=None, metadata=_SEQ)
     key: Tensor | None = None

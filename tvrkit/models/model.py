@@ -1,4 +1,7 @@
-"""The retrieval model: encoders, one similarity head per enabled level, and the training loss.
+"""tvrkit's composable retrieval model (``model.method: custom``) and :func:`build_model`, which
+builds whichever method a config names.
+
+The composable model: encoders, one similarity head per enabled level, and the training loss.
 
 Inference is two steps so that eval can cache: ``encode_text`` / ``encode_video`` (each modality
 alone), then ``score`` (every text against every video, block by block). Training calls ``loss``
@@ -9,36 +12,41 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-from tvrkit import dist
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import LEVELS, ModelConfig
 from tvrkit.models.encoder import Encoder
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.heads import HEADS
 from tvrkit.models.losses import decorrelation_loss, symmetric_infonce
+from tvrkit.models.methods.base import Method
 from tvrkit.models.momentum import MomentumContrast
-from tvrkit.models.ops import l2norm, video_vector
+
+if TYPE_CHECKING:
+    from tvrkit.models.backbone import ClipBackbone
 
 
-class RetrievalModel(nn.Module):
+class RetrievalModel(Method):
+    """``model.method: custom``: tvrkit's composable model. The CLIP backbone and temporal module
+    (``encoder``) feed one similarity head per level with a positive weight; ``total`` is the
+    weighted sum of the levels scored, and the loss the weighted sum of their InfoNCE terms."""
+
+    name = "custom"
+
     def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.levels: tuple[str, ...] = cfg.levels.enabled()
-        if not self.levels:
+        super().__init__(cfg, build_backbone=False)
+        self.score_names: tuple[str, ...] = cfg.levels.enabled()
+        if not self.score_names:
             raise ConfigError(f"model.levels: every level has weight 0; give one of {', '.join(LEVELS)} a weight")
         self.encoder = Encoder(cfg)
         backbone = self.encoder.backbone
-        self.image_size: int = backbone.image_size
-        self.context_length: int = backbone.context_length
         dim = backbone.embed_dim
         # Disabled levels get no module at all: no wasted compute, no parameters without gradients.
-        self.heads = nn.ModuleDict({name: HEADS[name](getattr(cfg.levels, name), dim) for name in self.levels})
+        self.heads = nn.ModuleDict({name: HEADS[name](getattr(cfg.levels, name), dim) for name in self.score_names})
         self._needs_words = any(head.needs_words for head in self.heads.values())
         self._needs_patches = any(head.needs_patches for head in self.heads.values())
         loss = cfg.loss
@@ -53,9 +61,19 @@ class RetrievalModel(nn.Module):
             init = float(backbone.clip.logit_scale.detach())
         else:
             init = math.log(1.0 / loss.temperature_init)
-        names = self.levels + (("momentum",) if self.momentum is not None else ())
+        names = self.score_names + (("momentum",) if self.momentum is not None else ())
         self.logit_scales = nn.ParameterDict({name: nn.Parameter(torch.tensor(init)) for name in names})
         self._max_log_scale = math.log(loss.max_logit_scale)
+
+    @property
+    def backbone_module(self) -> ClipBackbone:
+        return self.encoder.backbone
+
+    @property
+    def needs_fine_scoring(self) -> bool:
+        """A fine level is enabled, or the video-sentence level pools per text (xpool)."""
+        levels = self.cfg.levels
+        return any(name != "video_sentence" for name in self.score_names) or levels.video_sentence.pooling != "mean"
 
     # ---- encoding (cacheable) -------------------------------------------------------------
     def encode_text(self, tokens: Tensor) -> TextFeatures:
@@ -73,37 +91,11 @@ class RetrievalModel(nn.Module):
             video = dataclasses.replace(video, key=self.momentum.video_keys(frames, frame_mask))
         return video
 
-    def global_embeddings(self, features: TextFeatures | VideoFeatures) -> Tensor:
-        """Unit vectors whose dot products are the video_sentence scores with mean pooling
-        (with xpool pooling: the text-independent mean-pooled approximation)."""
-        if isinstance(features, TextFeatures):
-            return l2norm(features.sentence)
-        return video_vector(features.frames, features.frame_mask)
-
     # ---- scoring --------------------------------------------------------------------------
-    def score(
-        self,
-        text: TextFeatures,
-        video: VideoFeatures,
-        levels: Sequence[str] | None = None,
-        block_size: int = 128,
-    ) -> dict[str, Tensor]:
-        """Similarities ``[Nt, Nv]`` of every text with every video for each requested level
-        (default: all enabled), plus ``total``: their weighted sum. Computed ``block_size`` texts x
-        ``block_size`` videos at a time; call under ``torch.inference_mode()`` for evaluation."""
-        levels = self.levels if levels is None else tuple(levels)
-        unknown = [name for name in levels if name not in self.levels]
-        if unknown or not levels:
-            raise ValueError(f"level(s) {unknown or '[]'} cannot be scored; enabled: {', '.join(self.levels)}")
-        device = text.sentence.device
-        out = {name: torch.empty(len(text), len(video), device=device) for name in levels}
-        for t0 in range(0, len(text), block_size):
-            text_block = text[t0 : t0 + block_size]
-            for v0 in range(0, len(video), block_size):
-                video_block = video[v0 : v0 + block_size]
-                for name in levels:
-                    block = self.heads[name](text_block, video_block)
-                    out[name][t0 : t0 + block_size, v0 : v0 + block_size] = block.float()
+    def score_block(self, text: TextFeatures, video: VideoFeatures, names: tuple[str, ...]) -> dict[str, Tensor]:
+        """Each requested level's head; ``total`` is the weighted sum of the levels requested."""
+        levels = [name for name in names if name != "total"] or list(self.score_names)
+        out = {name: self.heads[name](text, video) for name in levels}
         out["total"] = sum(self.cfg.levels.weight(name) * out[name] for name in levels)
         return out
 
@@ -116,12 +108,11 @@ class RetrievalModel(nn.Module):
         """Weighted sum of each enabled level's symmetric InfoNCE over the batch gathered from all
         ranks (row i of ``text`` matches row i of ``video``), plus momentum contrast and the
         decorrelation regulariser when enabled. Returns the loss and its parts as floats."""
-        text = text.map(dist.all_gather_with_grad)
-        video = video.map(dist.all_gather_with_grad)
+        text, video = self.gather(text, video)
         levels = self.cfg.levels
         parts: dict[str, Tensor] = {}
         total = text.sentence.new_zeros((), dtype=torch.float32)
-        for name in self.levels:
+        for name in self.score_names:
             parts[name] = symmetric_infonce(self.heads[name](text, video), self.logit_scale(name))
             total = total + levels.weight(name) * parts[name]
         if self.momentum is not None and self.training:
@@ -142,11 +133,10 @@ class RetrievalModel(nn.Module):
         logs.update({f"logit_scale/{name}": float(self.logit_scale(name).detach()) for name in self.logit_scales})
         return total, logs
 
-    def forward(self, tokens: Tensor, frames: Tensor, frame_mask: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """Encode a training batch and return :meth:`loss` (the entry point for DDP wrappers)."""
-        return self.loss(self.encode_text(tokens), self.encode_video(frames, frame_mask))
 
+def build_model(cfg: ModelConfig) -> Method:
+    """The model of ``cfg.method`` as ``cfg`` describes it (backbone weights loaded from
+    ``cfg.backbone.pretrained`` if set)."""
+    from tvrkit.models.methods import get_method
 
-def build_model(cfg: ModelConfig) -> RetrievalModel:
-    """The model ``cfg`` describes (backbone weights loaded from ``cfg.backbone.pretrained`` if set)."""
-    return RetrievalModel(cfg)
+    return get_method(cfg.method)(cfg)

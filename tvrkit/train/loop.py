@@ -104,6 +104,8 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "model": self.p.model.state_dict(),
+            # the activation the backbone was built with (decided from its pretrained file)
+            "quick_gelu": bool(self.p.model.backbone_module.quick_gelu),
             "optimizer": self.p.optimizer.state_dict(),
             "scheduler": self.p.scheduler.state_dict(),
             "scaler": self.p.scaler.state_dict(),

@@ -71,6 +71,7 @@ def _selection(cfg: TrainConfig) -> dict[str, Any]:
 def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any]) -> tuple[Parts, Trainer]:
     from functools import partial
 
+    from tvrkit.data.device import DeviceBatches
     from tvrkit.data.loader import build_train_loader
     from tvrkit.models import build_model
     from tvrkit.train.validate import validate
@@ -82,7 +83,7 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
     model = build_model(cfg.model).to(device)
     image_size = cfg.data.image_size or model.image_size
     precision = resolve_precision(cfg.train.precision, device)
-    optimizer = build_optimizer(model, cfg.optim, backbone=model.encoder.backbone)
+    optimizer = build_optimizer(model, cfg.optim, backbone=model.backbone_module)
     step_module: nn.Module = model
     if info.world_size > 1:
         step_module = nn.parallel.DistributedDataParallel(
@@ -90,10 +91,10 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
             find_unused_parameters=cfg.train.find_unused_parameters)
 
     def loader_fn(epoch: int, start_batch: int) -> Any:
-        return build_train_loader(cfg.data, image_size, epoch, start_batch)
+        return DeviceBatches(build_train_loader(cfg.data, image_size, epoch, start_batch, device), device)
 
     split = cfg.selection_split()
-    batches_per_epoch = loader_fn(0, 0).batch_sampler.total_batches
+    batches_per_epoch = build_train_loader(cfg.data, image_size, 0, 0).batch_sampler.total_batches
     _, total_steps = plan_steps(batches_per_epoch, cfg.train)
     parts = Parts(
         model=model, step_module=step_module, optimizer=optimizer,

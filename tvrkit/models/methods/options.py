@@ -1,0 +1,65 @@
+"""Per-method options: one frozen dataclass per published method, mirroring
+``schemas/method-NAME.schema.json`` (the schema holds descriptions and defaults; a test checks
+that both agree). ``ModelConfig`` has one field per method; only the options of the method that
+``model.method`` names are read. Torch-free, like every config module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Clip4ClipOptions:
+    pass
+
+
+@dataclass(frozen=True)
+class XPoolOptions:
+    pass
+
+
+@dataclass(frozen=True)
+class DrlOptions:
+    pass
+
+
+@dataclass(frozen=True)
+class UcofiaOptions:
+    pass
+
+
+@dataclass(frozen=True)
+class EercfOptions:
+    """EERCF (schemas/method-eercf.schema.json): frame budget, padding policy, the training loss
+    weights (the official argument defaults) and the evaluation's hard-coded fusion weights."""
+
+    max_frames: int = 12
+    padding: str = "masked"
+    video_weight: float = 0.5
+    weak_frame_weight: float = 0.5
+    weak_patch_weight: float = 0.05
+    strong_frame_weight: float = 1.0
+    strong_patch_weight: float = 0.0
+    weak_loss_weight: float = 0.8
+    strong_loss_weight: float = 0.2
+    cdcl_loss_weight: float = 0.001
+    cdcl_video_weight: float = 1.0
+    cdcl_frame_weight: float = 1.0
+    cdcl_patch_weight: float = 0.0
+    cdcl_on_diagonal: float = 0.14
+    cdcl_off_diagonal: float = 0.0
+    fusion_weak_frame: float = 0.8
+    fusion_strong_frame: float = 0.2
+    fusion_weak_patch: float = 0.2
+    fusion_video: float = 0.5
+
+
+@dataclass(frozen=True)
+class VschaOptions:
+    pass
+
+
+@dataclass(frozen=True)
+class HmmcOptions:
+    pass
