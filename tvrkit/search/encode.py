@@ -1,0 +1,96 @@
+"""Embed a library's compressed clips once: the model's video features and global vector per
+clip, into a feature store (:mod:`tvrkit.eval.store`), through the loaders' own machinery.
+
+Frames are read, sampled, cropped and batched exactly as evaluation reads a split in the
+``raw`` format (:class:`~tvrkit.data.datasets.ClipDataset` over a frame reader, the
+loaders' ``Collate``, normalised on the model's device by :class:`~tvrkit.data.device.DeviceBatches`),
+so a clip embedded here gets the features ``tvrkit eval`` would give it. The reader maps ids
+to the index's own clips only. Frame times come from the same pure sampler.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tvrkit.data.readers import FrameReader, Pick
+from tvrkit.eval.embed import GLOBAL
+from tvrkit.eval.store import FeatureStore, StoreWriter
+
+log = logging.getLogger(__name__)
+SAMPLING = "uniform"  # an index embeds each clip once: deterministic frames, as eval's default
+
+
+class ClipReader(FrameReader):
+    """Frames of the index's clips (``video_id`` -> compressed mp4), decoded like the raw format."""
+
+    def __init__(self, clips: Mapping[str, str | os.PathLike[str]]) -> None:
+        super().__init__(".", "library")
+        self.clips = {vid: Path(p) for vid, p in clips.items()}
+
+    def video_ids(self) -> list[str]:
+        return list(self.clips)
+
+    def _open(self) -> None:
+        """Nothing to open: each read opens its file."""
+
+    def _read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
+        import torch
+
+        from tvrkit.data.readers import VideoInfo
+        from tvrkit.media.decode import read_sampled
+
+        indices, frames = read_sampled(self.clips[video_id], lambda n, fps: pick(VideoInfo(n, fps)))
+        return indices, torch.from_numpy(frames).permute(0, 3, 1, 2)
+
+
+def frame_times(num_frames: int, fps: float, data_cfg: Any) -> list[float]:
+    """Seconds of the frames the index embeds for a clip of ``num_frames`` at ``fps``."""
+    from tvrkit.data.sampling import sample_frames
+
+    picked = sample_frames(num_frames, fps, data_cfg.max_frames, data_cfg.frame_rate, SAMPLING,
+                           data_cfg.slice_framepos)
+    return [round(i / fps, 4) for i in picked]
+
+
+def embed_clips(model: Any, clips: Mapping[str, str | os.PathLike[str]], data_cfg: Any, out: Path, *,
+                device: Any, batch_size: int, workers: int, dtype: str = "float32",
+                progress: bool = True) -> tuple[FeatureStore, list[str]]:
+    """Encode ``clips`` into a new store at ``out``; returns it and the ids that could not be read."""
+    import torch
+    from tqdm import tqdm
+
+    from tvrkit.data.datasets import ClipDataset, Collate, FramePolicy, Item
+    from tvrkit.data.device import DeviceBatches
+
+    image_size = data_cfg.image_size or model.image_size
+    policy = FramePolicy(data_cfg.max_frames, data_cfg.frame_rate, SAMPLING, data_cfg.slice_framepos, image_size)
+    dataset = ClipDataset(ClipReader(clips), [Item(v) for v in clips], policy, data_cfg.seed, 0, None, "skip",
+                          substitute=False)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers,
+                                         collate_fn=Collate(policy.max_frames, image_size))
+    writer = StoreWriter(out, dtype)
+    model.eval()
+    with torch.inference_mode(), tqdm(total=len(clips), unit="video", desc="embed", disable=not progress) as bar:
+        for batch in DeviceBatches(loader, device):
+            bar.update(len(batch["video_ids"]))
+            if not batch["video_ids"]:
+                continue  # the whole batch was unreadable
+            feats = model.encode_video(batch["frames"], batch["frame_mask"])
+            writer.append(list(batch["video_ids"]), {**feats.state(), GLOBAL: model.global_embeddings(feats)})
+    store = writer.close()
+    present = set(store.ids)
+    return store, [v for v in clips if v not in present]
+
+
+def encode_query(model: Any, texts: Sequence[str], max_words: int, device: Any) -> Any:
+    """:class:`~tvrkit.models.features.TextFeatures` of ``texts`` (tokenized as eval tokenizes captions)."""
+    import torch
+
+    from tvrkit.data.tokenize import tokenize
+
+    with torch.inference_mode():
+        return model.encode_text(tokenize(list(texts), max_words).to(device))

@@ -1,0 +1,126 @@
+"""``tvrkit serve``: one static page and a JSON API over an opened index (FastAPI + uvicorn).
+
+Routes: ``/`` (the page), ``GET /api/search?q=...&k=...[&rerank_topk=...]``, ``GET /api/info``,
+``/strips/{id}.jpg`` and ``/clips/{id}.mp4`` (HTTP range requests, so the player can seek).
+A file is served only when its id is a row of the index: the id is looked up in the table
+and the path built from the index folder, so nothing from a request reaches the file system.
+Every bad request is a 4xx with a one-line JSON message; an unexpected error is logged and
+answered 500 without a traceback or a path. Binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from tvrkit.search.query import MAX_K, QueryError, SearchIndex, check_query
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def parse_query_string(raw: bytes) -> dict[str, str]:
+    """Query parameters decoded as strict UTF-8 (the first value of each name); a byte
+    sequence that is not UTF-8 is a :class:`BadRequest` instead of silently replaced text."""
+    params: dict[str, str] = {}
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        name, _, value = part.partition(b"=")
+        try:
+            key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8")
+            params.setdefault(key, unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadRequest("the query string is not valid UTF-8") from None
+    return params
+
+
+def _int_param(params: dict[str, str], name: str, default: int | None) -> int | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if not value.strip().lstrip("-").isdigit() or len(value) > 9:
+        raise BadRequest(f"{name}: {value[:20]!r} is not an integer")
+    return int(value)
+
+
+def create_app(index: SearchIndex) -> Any:
+    """The ASGI app serving ``index``."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+    from starlette.exceptions import HTTPException
+
+    from tvrkit.search.serialize import result_dict
+
+    app = FastAPI(title="tvrkit search", docs_url=None, redoc_url=None, openapi_url=None)
+    page = resources.files("tvrkit.search").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("error answering %s", request.url.path)
+        return JSONResponse({"error": "internal error (see the server log)"}, status_code=500)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/api/info")
+    def info() -> dict[str, Any]:
+        ident = index.identity
+        return {"videos": len(index), "model": {k: ident[k] for k in ("arch", "temporal", "levels")},
+                "model_sha256": ident["model_sha256"][:12], "max_k": MAX_K}
+
+    @app.get("/api/search")
+    def search(request: Request) -> dict[str, Any]:
+        params = parse_query_string(request.scope.get("query_string", b""))
+        k = _int_param(params, "k", 10)
+        rerank = _int_param(params, "rerank_topk", None)
+        try:
+            text, k = check_query(params.get("q", ""), k)
+            if rerank is not None and rerank < 1:
+                raise QueryError(f"rerank_topk: {rerank} must be at least 1")
+            result = index.search(text, k, rerank) if rerank else index.search(text, k)
+        except QueryError as exc:
+            raise BadRequest(str(exc)) from None
+        return result_dict(result, urls=True)
+
+    def _file(video_id: str, kind: str) -> FileResponse:
+        if video_id not in index.by_id:
+            raise BadRequest(f"no video {video_id[:40]!r} in this index", 404)
+        path = index.clip_path(video_id) if kind == "clip" else index.strip_path(video_id)
+        if not path.is_file():
+            raise BadRequest(f"video {video_id} has no {kind}", 404)
+        return FileResponse(path, media_type="video/mp4" if kind == "clip" else "image/jpeg")
+
+    @app.get("/clips/{video_id}.mp4")
+    def clip(video_id: str) -> FileResponse:
+        return _file(video_id, "clip")
+
+    @app.get("/strips/{video_id}.jpg")
+    def strip(video_id: str) -> FileResponse:
+        return _file(video_id, "strip")
+
+    return app
+
+
+def serve_index(index: SearchIndex, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Run the app under uvicorn until interrupted."""
+    import uvicorn
+
+    print(f"tvrkit serve: {len(index)} videos at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    uvicorn.run(create_app(index), host=host, port=port, log_level="warning")
