@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "metrics": "tvrkit.cli.metrics:metrics",
     "eval": "tvrkit.cli.eval:eval_",
     "export": "tvrkit.cli.export:export",
+    "index": "tvrkit.cli.index:index",
+    "search": "tvrkit.cli.search:search",
+    "serve": "tvrkit.cli.serve:serve",
 }
 
 # One-line summaries shown by `tvrkit --help` without importing the command modules.
@@ -38,6 +41,9 @@ SUMMARIES: dict[str, str] = {
     "metrics": "Evaluate a similarity matrix: R@K/MdR/MnR both ways, tie policy, DSL/SK/QB post-processing.",
     "eval": "Evaluate a checkpoint: embed once, coarse-to-fine ranking, metrics, plots and report.html.",
     "export": "Write a split's global video and text embeddings to parquet for downstream indexes.",
+    "index": "A folder of your videos -> a searchable index (compress, embed once, FAISS); incremental.",
+    "search": "Top-K videos of an index for a text query, with scores and the best-matching moment.",
+    "serve": "A search page and JSON API for an index (localhost; plays clips from the matched moment).",
 }
 
 
