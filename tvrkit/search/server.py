@@ -15,6 +15,11 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+# module level: FastAPI resolves the endpoints' (string) annotations in this module's globals
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
+
 from tvrkit.search.query import MAX_K, QueryError, SearchIndex, check_query
 
 log = logging.getLogger(__name__)
@@ -53,10 +58,6 @@ def _int_param(params: dict[str, str], name: str, default: int | None) -> int | 
 
 def create_app(index: SearchIndex) -> Any:
     """The ASGI app serving ``index``."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-    from starlette.exceptions import HTTPException
-
     from tvrkit.search.serialize import result_dict
 
     app = FastAPI(title="tvrkit search", docs_url=None, redoc_url=None, openapi_url=None)
