@@ -33,6 +33,7 @@ from tvrkit.errors import ConfigError, StageError
 from tvrkit.eval.metrics import RankCounts, with_missing_last
 
 DEFAULT_BLOCK_BYTES = 256 << 20  # score block budget: ~256 MiB of float32 per gallery block
+CHUNK = 64  # columns per run whose maximum screens a block for candidates
 
 
 def block_size_for(n_queries: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
@@ -98,33 +99,21 @@ class _Window:
         lo32, hi32 = lo.float(), hi.float()
         self.lo = torch.where(lo32.double() > lo, torch.nextafter(lo32, torch.tensor(-float("inf"))), lo32)
         self.hi = torch.where(hi32.double() < hi, torch.nextafter(hi32, torch.tensor(float("inf"))), hi32)
-        self.lo, self.hi = self.lo.to(queries.device)[:, None], self.hi.to(queries.device)[:, None]
+        self.lo, self.hi = self.lo.to(queries.device), self.hi.to(queries.device)
         self.above = torch.zeros(queries.shape[0], dtype=torch.int64, device=queries.device)
         self.rows: list[torch.Tensor] = []
         self.cols: list[torch.Tensor] = []
         self.vals: list[torch.Tensor] = []
 
-    def update(self, scores: torch.Tensor, block_max: torch.Tensor, offset: int) -> None:
-        """Count this block's scores above each window and keep those inside it. Rows whose
-        block maximum is below their window have nothing to count: for well-ranked queries
-        that is most rows, so only the others are compared."""
-        active = (block_max >= self.lo[:, 0]).nonzero().squeeze(1)
-        if not active.numel():
-            return
-        if active.numel() > scores.shape[0] // 2:  # gathering most rows costs more than it saves
-            active = torch.arange(scores.shape[0], device=scores.device)
-            sub, lo, hi = scores, self.lo, self.hi
-        else:
-            sub, lo, hi = scores[active], self.lo[active], self.hi[active]
-        above = (sub > hi).sum(1, dtype=torch.int32)
-        self.above.index_add_(0, active, above.long())
-        inside = ((sub >= lo).sum(1, dtype=torch.int32) - above).nonzero().squeeze(1)
-        if inside.numel():
-            near = sub[inside]
-            r, c = ((near >= lo[inside]) & (near <= hi[inside])).nonzero(as_tuple=True)
-            self.rows.append(active[inside[r]].cpu())
-            self.cols.append((c + offset).cpu())
-            self.vals.append(near[r, c].cpu())
+    def update(self, rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor) -> None:
+        """Take a block's candidate scores (every score >= its row's ``lo`` must be among them,
+        lower ones may be too): count those above each window, keep those inside it."""
+        above = vals > self.hi[rows]
+        self.above += torch.bincount(rows[above], minlength=self.above.shape[0])
+        inside = ~above & (vals >= self.lo[rows])
+        self.rows.append(rows[inside].cpu())
+        self.cols.append(cols[inside].cpu())
+        self.vals.append(vals[inside].cpu())
 
     def finish(self, n_gallery: int, n_seen: int) -> tuple[RankCounts, np.ndarray]:
         n_q = self.targets.shape[0]
@@ -151,6 +140,74 @@ class _Window:
         return with_missing_last(counts, ~present.numpy(), n_gallery), target_score.double().numpy()
 
 
+class _TopK:
+    """A running top-k per query. Until k items are seen each block is merged densely; then
+    only the candidates a block offers (scores >= the current k-th best) are merged, so the
+    cost per block falls to one comparison once the top-k has settled."""
+
+    def __init__(self, n_queries: int, k: int, device: torch.device) -> None:
+        self.k = k
+        self.scores = torch.full((n_queries, 0), -float("inf"), device=device)
+        self.indices = torch.zeros((n_queries, 0), dtype=torch.int64, device=device)
+
+    @property
+    def full(self) -> bool:
+        return self.scores.shape[1] == self.k
+
+    def threshold(self) -> torch.Tensor:
+        """The k-th best score of each query (only when :attr:`full`)."""
+        return self.scores[:, -1]
+
+    def merge_dense(self, scores: torch.Tensor, offset: int) -> None:
+        bs, bi = torch.topk(scores, min(self.k, scores.shape[1]), dim=1)
+        merged = torch.cat([self.scores, bs], 1)
+        self.scores, pick = torch.topk(merged, min(self.k, merged.shape[1]), dim=1)
+        self.indices = torch.gather(torch.cat([self.indices, bi + offset], 1), 1, pick)
+
+    def merge_sparse(self, rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor) -> None:
+        """Merge candidates given as (row, gallery index, score), in any order."""
+        keep = (vals >= self.threshold()[rows]).nonzero().squeeze(1)
+        if not keep.numel():
+            return
+        keep = keep[torch.argsort(rows[keep], stable=True)]
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        touched, counts = torch.unique_consecutive(rows, return_counts=True)
+        slot = torch.repeat_interleave(torch.arange(touched.shape[0], device=rows.device), counts)
+        starts = torch.cumsum(counts, 0) - counts
+        pos = torch.arange(rows.shape[0], device=rows.device) - starts[slot] + self.k
+        width = self.k + int(counts.max())
+        pad_s = torch.full((touched.shape[0], width), -float("inf"), device=rows.device)
+        pad_i = torch.zeros((touched.shape[0], width), dtype=torch.int64, device=rows.device)
+        pad_s[:, : self.k], pad_i[:, : self.k] = self.scores[touched], self.indices[touched]
+        pad_s[slot, pos], pad_i[slot, pos] = vals, cols
+        best, pick = torch.topk(pad_s, self.k, dim=1)
+        self.scores[touched], self.indices[touched] = best, torch.gather(pad_i, 1, pick)
+
+
+def _candidates(scores: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(row, column, score)`` of every score >= its row's threshold, in no set order.
+
+    Once the top-k has settled a block holds only a few such scores per row, spread over
+    most rows, so the block is read once, as maxima of runs of :data:`CHUNK` columns
+    (vectorised, memory-bound); only the runs whose maximum reaches the threshold are
+    gathered and compared element by element."""
+    runs = scores.shape[1] // CHUNK
+    parts = []
+    if runs:
+        maxima = scores[:, : runs * CHUNK].unflatten(1, (runs, CHUNK)).amax(2)
+        r, run = (maxima >= threshold[:, None]).nonzero(as_tuple=True)
+        cols = run[:, None] * CHUNK + torch.arange(CHUNK, device=scores.device)
+        vals = scores[r[:, None], cols]
+        hit, j = (vals >= threshold[r, None]).nonzero(as_tuple=True)
+        parts.append((r[hit], cols[hit, j], vals[hit, j]))
+    if scores.shape[1] > runs * CHUNK:  # the last, partial run: compared directly
+        tail = scores[:, runs * CHUNK :]
+        r, j = (tail >= threshold[:, None]).nonzero(as_tuple=True)
+        parts.append((r, j + runs * CHUNK, tail[r, j]))
+    rows, cols, vals = (torch.cat(p) for p in zip(*parts, strict=True))
+    return rows, cols, vals
+
+
 def stream_rank(
     queries: torch.Tensor | np.ndarray,
     gallery: torch.Tensor | np.ndarray | Iterable[torch.Tensor],
@@ -171,6 +228,11 @@ def stream_rank(
     embeddings of the correct rows, must be given). ``targets[i] = -1`` marks a correct item
     that is missing from the gallery: it is ranked last among ``n_gallery`` (default: rows
     scored), which should count the missing items too.
+
+    Per block: one matmul into a reused buffer, then one pass that finds the scores that
+    can matter (>= the lower of each query's k-th best and its correct-score window);
+    everything else works on those few candidates, so the whole costs little more than the
+    matmul itself.
     """
     started = time.perf_counter()
     device = torch.device(device)
@@ -189,25 +251,38 @@ def stream_rank(
             target_rows = picked if isinstance(picked, torch.Tensor) else torch.from_numpy(np.asarray(picked))
         rows = torch.as_tensor(target_rows).to(compute_dtype)  # the same input rounding as the blocks
         window = _Window(q, t.to(device), rows.to(device), unit_roundoff(compute_dtype, device))
-    top_s = torch.full((q.shape[0], 0), -float("inf"), device=device)
-    top_i = torch.zeros((q.shape[0], 0), dtype=torch.int64, device=device)
+    top = _TopK(q.shape[0], k, device)
+    buffer = torch.empty(0, device=device)
     offset = 0
     for block in blocks:
         if not block.shape[0]:
             continue
-        scores = (q @ block.to(device=device, dtype=compute_dtype).T).float()
-        bs, bi = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-        merged_s, pick = torch.topk(torch.cat([top_s, bs], 1), min(k, top_s.shape[1] + bs.shape[1]), dim=1)
-        top_i = torch.gather(torch.cat([top_i, bi + offset], 1), 1, pick)
-        top_s = merged_s
-        if window is not None:
-            window.update(scores, bs[:, 0], offset)
+        g = block.to(device=device, dtype=compute_dtype)
+        if compute_dtype == torch.float32:
+            if buffer.shape != (q.shape[0], g.shape[0]):
+                buffer = torch.empty((q.shape[0], g.shape[0]), device=device)
+            scores = torch.mm(q, g.T, out=buffer)
+        else:
+            scores = (q @ g.T).float()
+        settled = top.full
+        if not settled:
+            top.merge_dense(scores, offset)
+        if settled or window is not None:
+            limits = [top.threshold()] if settled else []
+            limits += [window.lo] if window is not None else []
+            r, c, v = _candidates(scores, limits[0] if len(limits) == 1 else torch.minimum(*limits))
+            c += offset
+            if window is not None:
+                window.update(r, c, v)
+            if settled:
+                top.merge_sparse(r, c, v)
         offset += scores.shape[1]
     total = offset if n_gallery is None else n_gallery
     counts, target_scores = window.finish(total, offset) if window is not None else (None, None)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return StreamResult(top_s.cpu(), top_i.cpu(), counts, target_scores, total, time.perf_counter() - started)
+    return StreamResult(top.scores.cpu(), top.indices.cpu(), counts, target_scores, total,
+                        time.perf_counter() - started)
 
 
 def rerank_counts(
