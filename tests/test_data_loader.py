@@ -1,5 +1,6 @@
 """The loaders on real generated shards: batch contents, masks, determinism, resume, caption
-modes, corrupt and missing videos, and agreement between the lmdb, wds and raw readers."""
+modes, corrupt and missing videos, agreement between the lmdb, wds and raw readers, and the
+uint8 batches normalised on the device exactly as the float batches used to be."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from shard_testdata import sharded_root
 
 from tvrkit.data.config import DataConfig
+from tvrkit.data.device import DeviceBatches, normalise_frames
 from tvrkit.data.loader import build_train_loader, build_video_loader, split_texts
 from tvrkit.errors import DataError
 
@@ -34,7 +36,7 @@ def test_train_batches(root, fmt):
     batches = list(loader)
     assert len(loader) == len(batches) == 4  # 5 readable videos x 2 captions = 10 pairs, batch 3
     b = batches[0]
-    assert b["frames"].shape == (3, 4, 3, 32, 32) and b["frames"].dtype == torch.float32
+    assert b["frames"].shape == (3, 4, 3, 32, 32) and b["frames"].dtype == torch.uint8
     assert b["frame_mask"].shape == (3, 4) and b["frame_mask"].dtype == torch.bool
     assert b["tokens"].shape == (3, 32) and b["tokens"].dtype == torch.long
     assert all(c.split("#")[0] == v for c, v in zip(b["caption_ids"], b["video_ids"], strict=True))
@@ -59,7 +61,7 @@ def test_formats_give_the_same_frames(root):
     assert out["wds"][0] == out["lmdb"][0] == out["raw"][0] == ["v000", "v001", "v003", "v004", "v005"]
     assert torch.equal(out["wds"][1], out["lmdb"][1])
     # raw skips the JPEG round trip; normalised values differ by JPEG error only
-    assert (out["wds"][1] - out["raw"][1]).abs().mean() < 0.2
+    assert (normalise_frames(out["wds"][1]) - normalise_frames(out["raw"][1])).abs().mean() < 0.2
 
 
 def test_train_order_depends_on_seed_and_epoch_and_resumes(root):
@@ -118,3 +120,30 @@ def test_split_texts_maps_captions_to_videos(root):
 def test_unsharded_split_is_a_clear_error(root, tmp_path):
     with pytest.raises(DataError, match="manifest.json missing"):
         build_video_loader(_cfg(tmp_path, format="wds"), "test", 224)
+
+
+def _float_path(batch: dict) -> torch.Tensor:
+    """The float batch the loaders built before batches became uint8 (commit 2178f2e's Collate):
+    each video's frames ``x * (1 / (255 std)) - mean / std`` written into a zeroed batch."""
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    std = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    scale, bias = 1.0 / (255.0 * std), -torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1) / std
+    out = torch.zeros(batch["frames"].shape)
+    for i, mask in enumerate(batch["frame_mask"]):
+        n = int(mask.sum())
+        torch.mul(batch["frames"][i, :n], scale, out=out[i, :n]).add_(bias)
+    return out
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_uint8_batches_normalise_bit_for_bit_like_the_float_path(root, workers):
+    cfg = _cfg(root, format="wds", max_frames=12, workers=workers)
+    raw = list(build_train_loader(cfg, 224, epoch=0))
+    on_device = list(DeviceBatches(build_train_loader(cfg, 224, epoch=0, device="cpu"), "cpu"))
+    assert len(on_device) == len(raw) and not any(b["frame_mask"].all() for b in raw), "padding is exercised"
+    for u8, normalised in zip(raw, on_device, strict=True):
+        assert normalised["frames"].dtype == torch.float32
+        assert torch.equal(normalised["frames"], _float_path(u8))
+        assert not normalised["frames"][~u8["frame_mask"]].signbit().any(), "padding is +0.0, not -0.0"
+        assert normalised["caption_ids"] == u8["caption_ids"] and torch.equal(normalised["tokens"], u8["tokens"])

@@ -95,15 +95,20 @@ def test_tokenize_keeps_end_token_when_cut():
 def test_transform_resizes_crops_and_normalises():
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
+    from tvrkit.data.device import normalise_frames
     from tvrkit.data.transforms import FrameTransform
 
     frames = torch.full((2, 3, 48, 64), 255, dtype=torch.uint8)
-    out = FrameTransform(32)(frames)
-    assert out.shape == (2, 3, 32, 32) and out.dtype == torch.float32
+    crop = FrameTransform(32).crop(frames)
+    assert crop.shape == (2, 3, 32, 32) and crop.dtype == torch.uint8
+    out = normalise_frames(crop)
+    assert out.dtype == torch.float32
     expected = (1.0 - torch.tensor(OPENAI_DATASET_MEAN)) / torch.tensor(OPENAI_DATASET_STD)
     assert torch.allclose(out[0, :, 16, 16], expected, atol=1e-4)
-    same = FrameTransform(48)(frames[:, :, :, 8:56])
+    same = FrameTransform(48).crop(frames[:, :, :, 8:56])
     assert same.shape == (2, 3, 48, 48)
+    with pytest.raises(TypeError, match="uint8"):
+        normalise_frames(out)
 
 
 def test_data_schema_matches_dataclass():

@@ -55,7 +55,7 @@ class ClipDataset:
         self.reader, self.items, self.policy = reader, items, policy
         self.seed, self.epoch, self.max_words = seed, epoch, max_words
         self.on_corrupt, self.substitute = on_corrupt, substitute
-        self.transform = FrameTransform(policy.image_size)  # crops in the worker; Collate normalises
+        self.transform = FrameTransform(policy.image_size)  # uint8 in the worker; the model's device normalises
         self.corrupt = 0  # per process: each worker counts what it skipped
 
     def __len__(self) -> int:
@@ -80,8 +80,7 @@ class ClipDataset:
         indices, frames = self.reader.read(item.video_id, self._pick(rng))
         if not indices:
             raise CorruptSample(f"{item.video_id}: no frames")
-        # uint8 crops only: the collate normalises them straight into the batch tensor, so a
-        # worker never builds (and never ships) a padded float copy per sample
+        # uint8 crops only: a worker never builds (and never ships) a float copy of a frame
         sample["frames_u8"] = self.transform.crop(frames)
         return sample
 
@@ -105,15 +104,15 @@ class ClipDataset:
 class Collate:
     """Stack samples into a batch; drops None (skipped) samples; keeps shapes when all are gone.
 
-    Frames are normalised into one preallocated ``[B, T, 3, S, S]`` tensor that is zero past
-    each video's end (padding, masked out, never a copy of a real frame). Inside a DataLoader
-    worker it is allocated in shared memory, as torch's default collate does, so the batch
-    crosses to the main process without another copy.
+    Frames are copied into one preallocated uint8 ``[B, T, 3, S, S]`` tensor that is zero past
+    each video's end (padding, masked out, never a copy of a real frame); the model's device
+    normalises it (:mod:`tvrkit.data.device`). Inside a DataLoader worker it is allocated in
+    shared memory, as torch's default collate does, so the batch crosses to the main process
+    without another copy, at one byte per pixel.
     """
 
     def __init__(self, max_frames: int, image_size: int) -> None:
         self.max_frames, self.image_size = max_frames, image_size
-        self.transform = FrameTransform(image_size)
 
     @staticmethod
     def _zeros(shape: tuple[int, ...]) -> Any:
@@ -124,9 +123,10 @@ class Collate:
         # Both start zeroed without touching memory (calloc'd pages, a fresh shared-memory file),
         # so padding costs nothing until it is read.
         if torch.utils.data.get_worker_info() is None:
-            return torch.zeros(shape)
-        storage = torch.empty(0)._typed_storage()._new_shared(math.prod(shape))  # as default_collate
-        return torch.empty(0).new(storage).view(shape)
+            return torch.zeros(shape, dtype=torch.uint8)
+        empty = torch.empty(0, dtype=torch.uint8)
+        storage = empty._typed_storage()._new_shared(math.prod(shape))  # as default_collate
+        return empty.new(storage).view(shape)
 
     def __call__(self, samples: list[dict[str, Any] | None]) -> dict[str, Any]:
         import torch
@@ -136,7 +136,7 @@ class Collate:
         mask = torch.zeros(len(kept), self.max_frames, dtype=torch.bool)
         for i, sample in enumerate(kept):
             n = len(sample["frames_u8"])
-            self.transform.normalise(sample["frames_u8"], out=frames[i, :n])
+            frames[i, :n] = sample["frames_u8"]
             mask[i, :n] = True
         batch: dict[str, Any] = {"frames": frames, "frame_mask": mask, "video_ids": [s["video_id"] for s in kept]}
         if kept and "tokens" in kept[0]:

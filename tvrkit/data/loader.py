@@ -1,10 +1,12 @@
 """The loaders the trainer and evaluator use: ``build_train_loader``, ``build_video_loader``
 and ``split_texts``, for ``DataConfig.format`` in {lmdb, wds, raw}.
 
-Batches are dicts: ``frames`` float [B, T, 3, S, S] (CLIP-normalised, zero-padded past a
-short video's end), ``frame_mask`` bool [B, T], ``video_ids``; training batches add
-``tokens`` long [B, L] and ``caption_ids``. Videos that are not in the shards (failed or
-missing) are left out with a warning, never replaced.
+Batches are dicts: ``frames`` uint8 [B, T, 3, S, S] (cropped, zero-padded past a short
+video's end; iterate ``tvrkit.data.device.DeviceBatches(loader, device)`` to get them
+CLIP-normalised on the model's device), ``frame_mask`` bool [B, T], ``video_ids``; training
+batches add ``tokens`` long [B, L] and ``caption_ids``. Videos that are not in the shards
+(failed or missing) are left out with a warning, never replaced. ``device`` is where the
+model runs: batches are pinned for the copy when it is a CUDA device.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ def _policy(cfg: DataConfig, sampling: str, image_size: int) -> FramePolicy:
     return FramePolicy(cfg.max_frames, cfg.frame_rate, sampling, cfg.slice_framepos, cfg.image_size or image_size)
 
 
-def _data_loader(dataset: ClipDataset, workers: int, **kwargs: Any) -> Any:
+def _data_loader(dataset: ClipDataset, workers: int, device: Any, **kwargs: Any) -> Any:
     import torch
 
     return torch.utils.data.DataLoader(
         dataset,
         num_workers=workers,
         collate_fn=Collate(dataset.policy.max_frames, dataset.policy.image_size),
-        pin_memory=torch.cuda.is_available(),
+        pin_memory=device is not None and torch.device(device).type == "cuda",
         **kwargs,
     )
 
@@ -67,7 +69,8 @@ def train_items(cfg: DataConfig, present: set[str]) -> list[Item]:
     return [Item(vid, tuple(caps)) for vid, caps in grouped.items()]
 
 
-def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch: int = 0) -> Any:
+def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch: int = 0,
+                       device: Any = None) -> Any:
     """DataLoader of this rank's training batches for ``epoch``, from batch ``start_batch`` on.
 
     Shuffling, caption choice and frame choice depend only on (seed, epoch), so resuming at
@@ -84,10 +87,10 @@ def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch
     dataset = ClipDataset(reader, items, _policy(cfg, cfg.train_sampling, image_size), cfg.seed, epoch,
                           cfg.max_words, cfg.on_corrupt, substitute=True)
     sampler = TrainBatchSampler(len(items), cfg.batch_size, rank, world, cfg.seed, epoch, start_batch)
-    return _data_loader(dataset, cfg.workers, batch_sampler=sampler)
+    return _data_loader(dataset, cfg.workers, device, batch_sampler=sampler)
 
 
-def build_video_loader(cfg: DataConfig, split: str, image_size: int) -> Any:
+def build_video_loader(cfg: DataConfig, split: str, image_size: int, device: Any = None) -> Any:
     """DataLoader of this rank's contiguous block of ``split``'s videos (uniform sampling unless
     ``eval_sampling`` says otherwise): across ranks and workers every video comes exactly once."""
     from tvrkit.catalog import read_catalog
@@ -99,7 +102,8 @@ def build_video_loader(cfg: DataConfig, split: str, image_size: int) -> Any:
     dataset = ClipDataset(reader, [Item(v) for v in ids], _policy(cfg, cfg.eval_sampling, image_size), cfg.seed, 0,
                           None, cfg.on_corrupt, substitute=False)
     # a range is a valid sampler: DataLoader workers split its batches, each index loads once
-    return _data_loader(dataset, cfg.workers, batch_size=cfg.eval_batch_size, sampler=eval_block(len(ids), rank, world))
+    return _data_loader(dataset, cfg.workers, device, batch_size=cfg.eval_batch_size,
+                        sampler=eval_block(len(ids), rank, world))
 
 
 @dataclasses.dataclass(frozen=True)

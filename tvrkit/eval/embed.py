@@ -96,13 +96,14 @@ def feature_settings(data_cfg: Any, model_cfg: Any, image_size: int, dtype: str,
 
 def _encode_videos(model: Any, data_cfg: Any, split: str, image_size: int, device: Any, out: Path,
                    dtype: str) -> FeatureStore:
+    from tvrkit.data.device import DeviceBatches
     from tvrkit.data.loader import build_video_loader
 
     writer = StoreWriter(out, dtype)
-    for batch in build_video_loader(data_cfg, split, image_size):
+    for batch in DeviceBatches(build_video_loader(data_cfg, split, image_size, device), device):
         if not batch["video_ids"]:
             continue  # the whole batch was unreadable
-        feats = model.encode_video(batch["frames"].to(device), batch["frame_mask"].to(device))
+        feats = model.encode_video(batch["frames"], batch["frame_mask"])
         writer.append(list(batch["video_ids"]), {**feats.state(), GLOBAL: model.global_embeddings(feats)})
     return writer.close()
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from tvrkit import dist
 from tvrkit.data.config import DataConfig
+from tvrkit.data.device import DeviceBatches
 from tvrkit.data.loader import build_video_loader, split_texts
 from tvrkit.data.samplers import eval_block
 from tvrkit.eval.metrics import summarize, t2v_problem, with_missing_last
@@ -35,10 +36,10 @@ def embed_videos(model: nn.Module, cfg: DataConfig, split: str, image_size: int,
                  device: torch.device) -> tuple[list[str], list[torch.Tensor]]:
     """This rank's videos of ``split``: ids and global embeddings."""
     ids, emb = [], []
-    for batch in build_video_loader(cfg, split, image_size):
+    for batch in DeviceBatches(build_video_loader(cfg, split, image_size, device), device):
         if not batch["video_ids"]:
             continue  # every video of the batch was unreadable
-        feats = model.encode_video(batch["frames"].to(device), batch["frame_mask"].to(device))
+        feats = model.encode_video(batch["frames"], batch["frame_mask"])
         emb.append(model.global_embeddings(feats).float().cpu())
         ids += list(batch["video_ids"])
     return ids, emb
