@@ -1,0 +1,164 @@
+"""model.method: eercf against the official EERCF code (adxcreative/EERCF at 90f1d07).
+
+The fixtures in tests/fixtures/methods/eercf were written by the official code, run outside tvrkit:
+
+    PYTHONPATH=/work/ref/EERCF:/work/refpkgs/eercf .venv/bin/python /work/ref/eercf/make_golden.py \\
+        tests/fixtures/methods/eercf
+
+(``make_golden.py`` builds the official XCLIP of modules/modeling_fineclip_patches_cdcl.py for a seeded
+random tiny CLIP, saves its ``state_dict()`` as main_eercf.save_model does — ``pytorch_model.bin.0``,
+CLIP towers in fp16 — and runs main_eercf.eval_epoch / _run_on_single_gpu / train_epoch in fp32 on
+CPU.) ``golden.pt`` holds the official partial score matrices, the final matrices eval_epoch ranks
+by with ``--rerantopk`` 8 (the whole gallery) and 3, and the training loss of the 8 pairs.
+The tiny architecture (1 attention head, as the official code derives heads from width // 64; vocab
+1000, context 16) is the test-only open_clip config ``eercf-tiny.json`` next to them. Texts have 3-16
+tokens; videos 0-4 have all 6 frames, videos 5-7 have 3, 2 and 1 (zero-padded as the official loader does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+
+from tvrkit.errors import ConfigError
+from tvrkit.eval.coarse_fine import coarse_t2v, final_top, fine_rerank, union_item_scorer
+from tvrkit.models import load_checkpoint
+from tvrkit.models.checkpoints import read_checkpoint
+from tvrkit.models.methods.eercf import EERCF
+
+FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "eercf"
+FULL = 5  # videos 0..4 have every frame
+TOL = 1e-4
+
+
+def _config(padding: str = "masked", temporal: str = "seqTransf") -> dict:
+    open_clip.add_model_config(FIXTURES / "eercf-tiny.json")
+    return {"method": "eercf", "backbone": {"name": "eercf-tiny"},
+            "temporal": {"type": temporal, "layers": 2, "max_positions": 16},
+            "eercf": {"max_frames": 6, "padding": padding}}
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    return torch.load(FIXTURES / "golden.pt")
+
+
+@pytest.fixture(scope="module")
+def inputs() -> dict:
+    data = torch.load(FIXTURES / "inputs.pt")
+    data["frames"] = data["frames"].float()
+    return data
+
+
+def _model(padding: str):
+    return load_checkpoint(FIXTURES / "pytorch_model.bin.0", config=_config(padding))
+
+
+@torch.inference_mode()
+def _features(model, inputs):
+    return model.encode_text(inputs["tokens"]), model.encode_video(inputs["frames"], inputs["video_mask"])
+
+
+@torch.inference_mode()
+def _scores(model, inputs) -> dict:
+    return model.score(*_features(model, inputs))
+
+
+@torch.inference_mode()
+def _global(model, features) -> torch.Tensor:
+    return model.global_embeddings(features)
+
+
+@pytest.fixture(scope="module")
+def official(inputs):
+    model = _model("official")
+    return model, _scores(model, inputs)
+
+
+def _close(ours: torch.Tensor, theirs: torch.Tensor) -> None:
+    span = float(theirs.max() - theirs.min())
+    assert float((ours - theirs).abs().max()) <= TOL * span
+    assert torch.equal(torch.argsort(ours, dim=1, descending=True), torch.argsort(theirs, dim=1, descending=True))
+
+
+@pytest.mark.parametrize("name", ["coarse", "video", "weak_frame", "strong_frame", "weak_patch"])
+def test_partial_scores_equal_official(official, golden, name):
+    _close(official[1][name], golden[name])
+
+
+def test_total_is_the_official_second_stage(official, golden):
+    # eval_epoch with --rerantopk = gallery size: every entry is 100 + the hard-coded fusion
+    _close(official[1]["total"] + 100.0, golden["final_k8"])
+
+
+def test_masked_padding_equals_official_on_full_videos_only(golden, inputs):
+    model = _model("masked")
+    scores = _scores(model, inputs)
+    for name in ("coarse", "total"):
+        _close(scores[name][:, :FULL], golden[name if name == "coarse" else "final_k8"][:, :FULL]
+               - (0.0 if name == "coarse" else 100.0))
+    # the video-level mean is masked in both; the softmaxes over frames and patches are not officially
+    assert torch.allclose(scores["coarse"], golden["coarse"], atol=TOL * float(golden["coarse"].abs().max()))
+    short = (scores["total"][:, FULL:] - (golden["final_k8"][:, FULL:] - 100.0)).abs().max()
+    assert short > TOL * float(golden["final_k8"].max() - golden["final_k8"].min())
+
+
+def test_two_stage_ranking_equals_official_rerank(official, golden, inputs):
+    model, scores = official
+    text, video = _features(model, inputs)
+    n_videos = len(video)
+    targets = np.arange(len(text))
+    coarse = coarse_t2v(_global(model, text), _global(model, video), targets, n_videos, n_videos)
+
+    def matrix(queries, rows):
+        return {name: m[queries][:, rows] for name, m in scores.items()}
+
+    for k, final in ((3, golden["final_k3"]), (n_videos, golden["final_k8"])):
+        fine = fine_rerank(coarse, targets, union_item_scorer(matrix), k)
+        official_order = torch.argsort(final, dim=1, descending=True)
+        assert torch.equal(final_top(coarse, fine, n_videos), official_order)
+    # K = the gallery size is the same ranking as scoring every pair with total
+    assert torch.equal(final_top(coarse, fine, n_videos), torch.argsort(scores["total"], dim=1, descending=True))
+
+
+def test_global_embeddings_give_the_coarse_score(official, inputs):
+    model, scores = official
+    text, video = _features(model, inputs)
+    dots = _global(model, text) @ _global(model, video).T
+    scale = float(model.logit_scale().detach())
+    assert torch.allclose(dots * scale, scores["coarse"], atol=1e-5 * float(scores["coarse"].abs().max()))
+    assert torch.allclose(_global(model, video).norm(dim=-1), torch.ones(len(video)))
+
+
+def test_loss_equals_official(golden, inputs):
+    model = _model("official").train()
+    loss, parts = model(inputs["tokens"], inputs["frames"], inputs["video_mask"])
+    assert float(loss) == pytest.approx(float(golden["loss"]), rel=1e-5)
+    cdcl = float(golden["train_cdcl_video"] + golden["train_cdcl_frame"])  # official cdcl weights 1, 1, 0
+    assert parts["loss/cdcl"] == pytest.approx(cdcl, rel=1e-5)
+    loss.backward()
+    assert model.global_weight.grad is not None and model.backbone.clip.logit_scale.grad is not None
+
+
+def test_strong_patch_terms_when_weighted(golden, inputs):
+    cfg = _config("official")
+    cfg["eercf"].update(strong_patch_weight=1.0, cdcl_patch_weight=1.0, cdcl_video_weight=0.0,
+                        cdcl_frame_weight=0.0)
+    model = load_checkpoint(FIXTURES / "pytorch_model.bin.0", config=cfg).train()
+    _, parts = model(inputs["tokens"], inputs["frames"], inputs["video_mask"])
+    assert parts["loss/cdcl"] == pytest.approx(float(golden["train_cdcl_patch"]), rel=1e-5)
+
+
+def test_checkpoint_signature_and_config_errors():
+    state = read_checkpoint(FIXTURES / "pytorch_model.bin.0").state
+    assert EERCF.looks_like(state)
+    assert not EERCF.looks_like({k: v for k, v in state.items() if k != "global_mat_weight"})
+    with pytest.raises(ConfigError, match="seqTransf"):
+        load_checkpoint(FIXTURES / "pytorch_model.bin.0", config=_config(temporal="meanP"))
+    model = _model("masked")
+    with pytest.raises(ValueError, match="max_frames"):
+        model.encode_video(torch.zeros(1, 7, 3, 32, 32), torch.ones(1, 7, dtype=torch.bool))
