@@ -62,4 +62,10 @@ class VschaOptions:
 
 @dataclass(frozen=True)
 class HmmcOptions:
-    pass
+    num_frames: int = 12
+    center: int = 8
+    heads: int = 1
+    dropout: float = 0.3
+    alpha: float = 0.001
+    beta: float = 0.1
+    padding: str = "masked"
