@@ -61,7 +61,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointContents:
         raise ConfigError(f"checkpoint {p}: not a readable torch checkpoint ({exc})") from exc
     if not isinstance(obj, dict):
         raise ConfigError(f"checkpoint {p}: expected a dict of tensors, got {type(obj).__name__}")
-    if "format" in obj and "model" in obj:
+    if isinstance(obj.get("model"), dict) and ("format" in obj or "config" in obj):
         config = obj.get("config") or {}
         return CheckpointContents(TVRKIT, obj["model"], config.get("model"), obj.get("quick_gelu"))
     state = obj.get("state_dict", obj)
