@@ -29,7 +29,7 @@ labels the result so every report can say so.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +114,30 @@ class PostResult:
 
     sim: np.ndarray
     querybank: dict[str, Any] | None
+
+
+def apply_levels_postprocess(
+    name: str,
+    sims: Mapping[str, np.ndarray],
+    bank_sims: Mapping[str, np.ndarray] | None,
+    weights: Mapping[str, float],
+    *,
+    transductive: bool = False,
+    bank_source: str = "querybank",
+    **params: Any,
+) -> PostResult:
+    """Post-process each level's (queries x gallery) matrix with that level's own querybank
+    scores, then sum them with ``weights`` (UCoFiA's per-level SK-norm; a method says which levels
+    and weights through ``postprocess_levels``). The querybank record is the shared bank's."""
+    if not weights:
+        raise ConfigError("per-level post-processing needs at least one level")
+    results = {
+        level: apply_postprocess(name, sims[level], None if bank_sims is None else bank_sims[level],
+                                 transductive=transductive, bank_source=bank_source, **params)
+        for level in weights
+    }
+    combined = sum(weight * results[level].sim for level, weight in weights.items())
+    return PostResult(np.asarray(combined), next(iter(results.values())).querybank)
 
 
 def postprocess_params(name: str) -> dict[str, Any]:

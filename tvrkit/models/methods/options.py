@@ -26,7 +26,17 @@ class DrlOptions:
 
 @dataclass(frozen=True)
 class UcofiaOptions:
-    pass
+    """UCoFiA (schemas/method-ucofia.schema.json): the sizes its learned matrices are built for,
+    the perturbed top-k patch selector, the patch shift and the deterministic eval draw."""
+
+    max_frames: int = 12
+    max_words: int = 32
+    topk: int = 3
+    num_samples: int = 500
+    sigma: float = 0.05
+    eval_noise_seed: int = 0
+    shift_layers: tuple[int, ...] = (10, 11)
+    shift_div: int = 7
 
 
 @dataclass(frozen=True)
