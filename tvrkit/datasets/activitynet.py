@@ -47,4 +47,5 @@ DATASET = AnnotatedDataset(
     sources=(Source("https://cs.stanford.edu/people/ranjaykrishna/densevid/captions.zip", "captions.zip"),),
     parse=parse,
     stems=stems,
+    splits=tuple(SPLITS),
 )

@@ -69,7 +69,8 @@ class AnnotatedDataset:
     """A dataset whose catalog is parsed from annotation files (every public dataset).
 
     ``parse`` receives a folder holding the annotation files (possibly nested) and returns
-    the catalog; ``stems`` maps a video id to the file names its video may have.
+    the catalog; ``stems`` maps a video id to the file names its video may have; ``splits``
+    lets prepare name the splits a partial set of annotation files did not build.
     """
 
     name: str
@@ -77,6 +78,7 @@ class AnnotatedDataset:
     parse: Callable[[Path], Catalog]
     stems: Callable[[str], tuple[str, ...]] = _identity
     note: str = ""  # said when annotations must be supplied by hand
+    splits: tuple[str, ...] = ()  # the splits a complete set of annotation files builds
 
     def build(self, request: BuildRequest) -> Catalog:
         return self.parse(fetch_annotations(self, request))

@@ -12,16 +12,16 @@ from pathlib import Path
 
 from tvrkit.catalog import Catalog
 from tvrkit.datasets.base import AnnotatedDataset, Source
-from tvrkit.datasets.parsing import Moment, catalog_from_files, read_table
+from tvrkit.datasets.parsing import LINE, Moment, catalog_from_files, read_table
 from tvrkit.errors import DataError
 
 SPLITS = {"train": "Charades_v1_train.csv", "test": "Charades_v1_test.csv"}
 
 
 def _moments(path: Path) -> Iterator[Moment]:
-    for i, row in enumerate(read_table(path, ("id", "script")), 2):
+    for row in read_table(path, ("id", "script")):
         if not row["script"].strip():
-            raise DataError(f"{path}: line {i} ({row['id']}): empty script")
+            raise DataError(f"{path}: line {row[LINE]} ({row['id']}): empty script")
         yield Moment(row["id"].strip(), row["script"])
 
 
@@ -34,4 +34,5 @@ DATASET = AnnotatedDataset(
     name="charades",
     sources=(Source("https://ai2-public-datasets.s3-us-west-2.amazonaws.com/charades/Charades.zip", "Charades.zip"),),
     parse=parse,
+    splits=tuple(SPLITS),
 )

@@ -43,7 +43,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def _read_rows(path: Path) -> list[dict[str, Any]]:
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         return _read_jsonl(path)
-    return [row | {"_line": i} for i, row in enumerate(read_table(path, REQUIRED), 2)]
+    return read_table(path, REQUIRED)
 
 
 def _seconds(value: Any, path: Path, row: dict[str, Any], key: str) -> float | None:

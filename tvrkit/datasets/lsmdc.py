@@ -39,4 +39,5 @@ DATASET = AnnotatedDataset(
     sources=(),
     parse=parse,
     note="LSMDC annotations require permission from MPII (https://sites.google.com/site/describingmovies).",
+    splits=tuple(SPLITS),
 )

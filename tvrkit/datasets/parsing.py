@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -18,6 +19,9 @@ from tvrkit.catalog import Catalog
 from tvrkit.errors import DataError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ogv")
+
+log = logging.getLogger(__name__)
+LINE = "_line"  # key of a row's line number in read_table's rows
 
 
 def find_annotation(folder: Path, name: str, required: bool = True) -> Path | None:
@@ -65,29 +69,42 @@ def read_lines(path: Path) -> list[str]:
 
 
 def read_table(path: Path, columns: Sequence[str], delimiter: str = ",", header: bool = True) -> list[dict[str, str]]:
-    """Rows of a CSV/TSV as dicts. With ``header`` the file must name ``columns`` in its first
-    line; without, every row must have exactly ``len(columns)`` cells."""
+    """Rows of a CSV/TSV as dicts, each with the line its record starts on under ``"_line"``
+    (a quoted cell may span lines). With ``header`` the file must name ``columns`` in its first
+    line; without, every row must have exactly ``len(columns)`` cells. A quote never closed is an
+    error naming the line it opened on."""
+    rows: list[tuple[int, list[str]]] = []
     try:
         with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if header else csv.QUOTE_NONE)
-            rows = [r for r in reader if r]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            reader = csv.reader(fh, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if header else csv.QUOTE_NONE,
+                                strict=True)
+            while True:
+                lineno = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    raise DataError(f"{path}: line {lineno}: cannot read as a table: {exc}") from exc
+                if row:
+                    rows.append((lineno, row))
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read as a table: {exc}") from exc
     if header:
         if not rows:
             raise DataError(f"{path}: empty file, expected a header with {', '.join(columns)}")
-        names = [c.strip() for c in rows[0]]
+        names = [c.strip() for c in rows[0][1]]
         missing = [c for c in columns if c not in names]
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the header has {', '.join(names)}")
-        body, start = rows[1:], 2
+        rows = rows[1:]
     else:
-        names, body, start = list(columns), rows, 1
+        names = list(columns)
     out = []
-    for lineno, row in enumerate(body, start):
+    for lineno, row in rows:
         if len(row) != len(names):
             raise DataError(f"{path}: line {lineno} has {len(row)} fields, expected {len(names)}")
-        out.append(dict(zip(names, row, strict=True)))
+        out.append({**dict(zip(names, row, strict=True)), LINE: lineno})
     return out
 
 
@@ -196,10 +213,21 @@ class CatalogBuilder:
 def catalog_from_files(folder: Path, files: dict[str, str], moments: Callable[[Path], Iterable[Moment]],
                        paragraph: bool = False) -> Catalog:
     """The catalog of a dataset with one annotation file per split (``split -> file name``),
-    each read into moments by ``moments``."""
+    each read into moments by ``moments``. A subset of the files builds the splits it has (the
+    test file alone is enough to evaluate a released checkpoint); the others are named in a
+    warning, in prepare's summary (``missing_splits``) and by any later stage that asks for
+    them. No file at all is a :class:`DataError` naming every file looked for."""
     builder = CatalogBuilder(folder)
-    for split, filename in files.items():
-        builder.add_split(split, moments(find_annotation(folder, filename)), paragraph=paragraph)
+    found = {split: find_annotation(folder, name, required=False) for split, name in files.items()}
+    missing = [split for split, path in found.items() if path is None]
+    if len(missing) == len(files):
+        raise DataError(f"none of the annotation files {', '.join(files.values())} found under {folder}")
+    if missing:
+        log.warning("annotations under %s: no %s, so split(s) %s are not built", folder,
+                    ", ".join(files[s] for s in missing), ", ".join(missing))
+    for split, path in found.items():
+        if path is not None:
+            builder.add_split(split, moments(path), paragraph=paragraph)
     return builder.build()
 
 
