@@ -135,18 +135,26 @@ def dense_t2v(embedded: Any, scorer: MatrixScorer | None, texts: Any = None, blo
     """The full (texts x split videos) score matrix, NaN in the columns of missing videos
     (``tvrkit metrics``' convention). ``texts`` (default ``embedded``) may be another text
     set scored against the same videos, e.g. a querybank."""
+    return dense_scores(embedded, scorer, ("total",), texts, block)["total"]
+
+
+def dense_scores(embedded: Any, scorer: MatrixScorer | None, names: tuple[str, ...], texts: Any = None,
+                 block: int = 256) -> dict[str, np.ndarray]:
+    """:func:`dense_t2v` for several of the scorer's scores at once (partial scores and/or
+    ``total``, one scoring pass); without a scorer only ``total``, the global dot product."""
     texts = texts or embedded
     split_index = {vid: i for i, vid in enumerate(embedded.split_video_ids)}
     cols = np.array([split_index[v] for v in embedded.video_ids], dtype=np.int64)
     n_texts = len(texts.caption_ids)
-    sim = np.full((n_texts, len(embedded.split_video_ids)), np.nan, dtype=np.float32)
+    sims = {name: np.full((n_texts, len(embedded.split_video_ids)), np.nan, dtype=np.float32) for name in names}
     all_rows = torch.arange(len(embedded.video_ids))
     videos_global = None if scorer else embedded.global_videos()
     for start in range(0, n_texts, block):
         queries = torch.arange(start, min(start + block, n_texts))
         if scorer:
-            part = scorer(queries, all_rows)["total"]
+            parts = scorer(queries, all_rows)
         else:
-            part = texts.texts.rows(queries, [GLOBAL])[GLOBAL] @ videos_global.T
-        sim[start:start + len(queries)][:, cols] = part.numpy()
-    return sim
+            parts = {"total": texts.texts.rows(queries, [GLOBAL])[GLOBAL] @ videos_global.T}
+        for name, sim in sims.items():
+            sim[start:start + len(queries)][:, cols] = parts[name].numpy()
+    return sims

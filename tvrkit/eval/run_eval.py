@@ -259,6 +259,8 @@ def _coarse_fine_protocol(cfg: EvalConfig, model: Any, fine: bool, t2v: Any, v2t
 
 def _dense_metrics(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, scorer: Any, device: Any) -> dict[str, Any]:
     """Full (texts x videos) scores and the querybank's, evaluated by ``tvrkit metrics``' protocol."""
+    from tvrkit.eval.level_post import dense_level_post, level_spec, record_level_post
+    from tvrkit.eval.outputs import write_metrics_md
     from tvrkit.eval.retrieve import dense_t2v, fine_needed, model_scorer
     from tvrkit.eval.run_metrics import MetricsConfig, run_metrics
 
@@ -266,19 +268,27 @@ def _dense_metrics(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, scorer
     out.mkdir(parents=True, exist_ok=True)
     fine = fine_needed(model)
     t0 = time.perf_counter()
-    np.save(out / "sim.npy", dense_t2v(embedded, scorer if fine else None))
     split_index = {v: i for i, v in enumerate(embedded.split_video_ids)}
     (out / "sim_map.json").write_text(json.dumps([split_index[v] for v in embedded.caption_video_ids]))
-    bank_path = None
-    if bank is not None:
-        bank_scorer = model_scorer(model, bank, embedded, "t2v", device, cfg.score_block) if fine else None
-        bank_path = str(out / "bank_sim.npy")
-        np.save(bank_path, dense_t2v(embedded, bank_scorer, texts=bank))
+    spec = level_spec(model, cfg.post)
+    bank_path, sim_path, levels = None, out / "sim.npy", None
+    if spec is not None:  # the method normalises each level with its own bank (UCoFiA's SK-norm)
+        levels, sim_path = dense_level_post(cfg, model, embedded, bank, scorer, device, spec, out), out / "sim_post.npy"
+    else:
+        np.save(sim_path, dense_t2v(embedded, scorer if fine else None))
+        if bank is not None:
+            bank_scorer = model_scorer(model, bank, embedded, "t2v", device, cfg.score_block) if fine else None
+            bank_path = str(out / "bank_sim.npy")
+            np.save(bank_path, dense_t2v(embedded, bank_scorer, texts=bank))
     score_seconds = time.perf_counter() - t0
-    doc = run_metrics(MetricsConfig(sim=str(out / "sim.npy"), out=str(out), map=str(out / "sim_map.json"),
-                                    post=cfg.post, bank_sim=bank_path, transductive=cfg.transductive, ties=cfg.ties,
+    doc = run_metrics(MetricsConfig(sim=str(sim_path), out=str(out), map=str(out / "sim_map.json"),
+                                    post=cfg.post if spec is None else "none", bank_sim=bank_path,
+                                    transductive=cfg.transductive and spec is None, ties=cfg.ties,
                                     allow_missing=cfg.allow_missing, split=cfg.eval_split, checkpoint=cfg.checkpoint,
                                     plots=cfg.plots, **dataclasses.asdict(cfg.post_params)))
+    if levels is not None:
+        record_level_post(doc, levels)
+        write_metrics_md(out, doc)
     _relabel_ranks(out, embedded)
     doc["protocol"]["dense_scoring_seconds"] = score_seconds
     doc["protocol"]["missing_video_ids"] = list(embedded.missing_video_ids)
