@@ -17,6 +17,7 @@ tokens; videos 0-4 have all 6 frames, videos 5-7 have 3, 2 and 1 (zero-padded as
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,35 @@ def test_checkpoint_signature_and_config_errors():
     model = _model("masked")
     with pytest.raises(ValueError, match="max_frames"):
         model.encode_video(torch.zeros(1, 7, 3, 32, 32), torch.ones(1, 7, dtype=torch.bool))
+
+
+@pytest.mark.slow
+def test_eval_ranks_by_coarse_and_reranks_the_methods_top_k(tmp_path):
+    """`tvrkit eval` with model.method eercf (a tiny random model in the trainer's checkpoint format)."""
+    from eval_testdata import DATA, make_eval_root
+
+    from tvrkit.config import to_dict
+    from tvrkit.eval.run_eval import load_eval_config, rerank_k, run_eval
+    from tvrkit.models import build_model
+    from tvrkit.models.config import load_model_config
+
+    root = make_eval_root(tmp_path / "root")
+    cfg = load_model_config(base={"method": "eercf", "backbone": {"arch": "tvrkit-tiny"},
+                                  "temporal": {"type": "seqTransf", "layers": 1}, "eercf": {"max_frames": 4}})
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save({"model": model.state_dict(), "config": {"data": {**DATA, "root": str(root)}, "model": to_dict(cfg)}},
+               ckpt)
+    default = load_eval_config(base={"checkpoint": str(ckpt), "out": str(tmp_path / "default"),
+                                     "report": {"enabled": False}})
+    assert rerank_k(default, model) == 50 and rerank_k(dataclasses.replace(default, rerank_topk=2), model) == 2
+    doc = run_eval(default)
+    c2f = doc["protocol"]["coarse_to_fine"]
+    assert c2f["k"] == {"t2v": 4, "v2t": 4}  # K = 50 capped at the 4 videos: every pair re-ranked by total
+    assert c2f["coarse_level"].startswith("coarse") and c2f["fine_levels"] == list(EERCF.score_names)
+    assert "## Coarse-to-fine" in (tmp_path / "default" / "metrics.md").read_text()
+    two = run_eval(load_eval_config(base={"checkpoint": str(ckpt), "out": str(tmp_path / "k2"), "rerank_topk": 2,
+                                          "report": {"enabled": False}}))
+    assert two["protocol"]["coarse_to_fine"]["k"]["t2v"] == 2
+    assert two["protocol"]["coarse_to_fine"]["global_ranking"] == c2f["global_ranking"]  # the same coarse stage

@@ -213,8 +213,9 @@ def _evaluate(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, device: Any
     protocol: dict[str, Any] = {"embed_seconds": embedded.seconds, "features_cached": embedded.cached}
     if cfg.post == "none":
         fine = fine_needed(model)
-        t2v = rank_t2v(embedded, scorers["t2v"] if fine else None, cfg.rerank_topk, cfg.rerank_pairs)
-        v2t = rank_v2t(embedded, scorers["v2t"] if fine else None, cfg.rerank_topk, cfg.rerank_pairs)
+        k = rerank_k(cfg, model)
+        t2v = rank_t2v(embedded, scorers["t2v"] if fine else None, k, cfg.rerank_pairs)
+        v2t = rank_v2t(embedded, scorers["v2t"] if fine else None, k, cfg.rerank_pairs)
         protocol.update(_coarse_fine_protocol(cfg, model, fine, t2v, v2t), v2t_mode="group",
                         missing_video_ids=list(missing))
         doc = metrics_document({"t2v": t2v.ranks, "v2t": v2t.ranks}, ties=cfg.ties, n_texts=len(embedded.caption_ids),
@@ -242,13 +243,19 @@ def _evaluate(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, device: Any
     return doc
 
 
+def rerank_k(cfg: EvalConfig, model: Any) -> int | None:
+    """The K fine levels re-rank: the config's ``rerank_topk``, else the method's own default (EERCF's
+    official 50), else None (the fine levels score the whole gallery)."""
+    return cfg.rerank_topk if cfg.rerank_topk is not None else getattr(model, "default_rerank_k", None)
+
+
 def _coarse_fine_protocol(cfg: EvalConfig, model: Any, fine: bool, t2v: Any, v2t: Any) -> dict[str, Any]:
     """What metrics.json says about the two rankings: the global level alone and the final one."""
     from tvrkit.eval.metrics import summarize
 
     levels = list(model.levels)
     return {"coarse_to_fine": {
-        "coarse_level": "global (unit sentence . mean-pooled video vectors)",
+        "coarse_level": model.coarse_level,
         "fine_levels": levels if fine else [],
         "k": {"t2v": t2v.k, "v2t": v2t.k} if fine else None,
         "global_ranking": {name: summarize(r.coarse_counts, cfg.ties) for name, r in (("t2v", t2v), ("v2t", v2t))},

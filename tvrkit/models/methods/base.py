@@ -43,6 +43,8 @@ class Method(nn.Module, abc.ABC):
     total_is_global: ClassVar[bool] = False
     #: top-K re-ranked by ``total`` when eval is coarse-to-fine and the config names no K
     default_rerank_k: ClassVar[int | None] = None
+    #: what eval's coarse stage ranks by (the dot products of :meth:`global_embeddings`), for metrics.json
+    coarse_level: ClassVar[str] = "global (unit sentence . mean-pooled video vectors)"
 
     def __init__(self, cfg: ModelConfig, build_backbone: bool = True) -> None:
         super().__init__()

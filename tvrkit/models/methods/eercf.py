@@ -63,7 +63,8 @@ class EERCF(Method):
 
     name = "eercf"
     score_names = ("coarse", "video", "weak_frame", "strong_frame", "weak_patch")
-    default_rerank_k = 50
+    default_rerank_k = 50  # main_eercf.py --rerantopk 50
+    coarse_level = "coarse (unit sentence . W . mean-pooled video vector; W = EERCF's learned global_mat_weight)"
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
