@@ -1,5 +1,6 @@
-"""A 2-process ``torchrun`` (gloo) run of the loaders: equal batch counts per rank in training,
-every eval video exactly once across ranks and workers."""
+"""A 2-process ``torchrun`` (gloo) run of the loaders: the global batch divided over the ranks
+(and accumulation steps), equal batch counts per rank in training, every eval video exactly
+once across ranks and workers."""
 
 from __future__ import annotations
 
@@ -13,21 +14,29 @@ import pytest
 from shard_testdata import sharded_root
 
 SCRIPT = """
-import json, sys
+import dataclasses, json, sys
 import torch.distributed as dist
 from tvrkit.data.config import DataConfig
 from tvrkit.data.loader import build_train_loader, build_video_loader
+from tvrkit.errors import ConfigError
 
 dist.init_process_group("gloo")
 root, out = sys.argv[1:3]
 result = {}
 for fmt in ("wds", "lmdb"):
-    cfg = DataConfig(root=root, format=fmt, train_split="train", batch_size=3, eval_batch_size=1, workers=2,
+    # the global batch 6 divides over the 2 ranks: 3 each
+    cfg = DataConfig(root=root, format=fmt, train_split="train", batch_size=6, eval_batch_size=1, workers=2,
                      max_frames=4, image_size=16)
     train = build_train_loader(cfg, 224, epoch=0)
     batches = [b["caption_ids"] for b in train]
     videos = [v for b in build_video_loader(cfg, "train", 224) for v in b["video_ids"]]
     result[fmt] = {"len": len(train), "batches": batches, "videos": videos}
+accumulated = build_train_loader(cfg, 224, epoch=0, grad_accum=3)
+result["accum_batch"] = len(next(iter(accumulated))["caption_ids"])
+try:
+    build_train_loader(dataclasses.replace(cfg, batch_size=5), 224, epoch=0)
+except ConfigError as exc:
+    result["odd"] = str(exc)
 with open(f"{out}/rank{dist.get_rank()}.json", "w") as fh:
     json.dump(result, fh)
 dist.barrier()
@@ -49,6 +58,8 @@ def test_two_ranks_equal_batches_and_exact_eval_coverage(tmp_path):
     results = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     for fmt in ("wds", "lmdb"):
         _check([r[fmt] for r in results])
+    assert [r["accum_batch"] for r in results] == [1, 1], "6 = 1 per rank x 2 ranks x 3 accumulation steps"
+    assert all("data.batch_size: the global batch 5 does not divide into 2 rank(s)" in r["odd"] for r in results)
 
 
 def _check(ranks: list[dict]) -> None:

@@ -7,6 +7,19 @@ import dataclasses
 
 
 @dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation of a video's uint8 frames (one draw per video, all frames alike)."""
+
+    crop_scale: tuple[float, ...] | None = None  # RandomResizedCrop area range, e.g. X-Pool's (0.5, 1.0)
+    crop_ratio: tuple[float, ...] = (3 / 4, 4 / 3)
+    flip: float = 0.0  # probability of a horizontal flip (X-Pool: 0.5)
+
+    @property
+    def active(self) -> bool:
+        return self.crop_scale is not None or self.flip > 0
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Loader settings; the defaults are the CLIP4Clip MSR-VTT recipe (the schema says why)."""
 
@@ -14,6 +27,7 @@ class DataConfig:
     format: str = "wds"
     train_split: str = "train"
     val_split: str | None = None
+    val_from_train: int | None = None
     test_split: str = "test"
     max_frames: int = 12
     frame_rate: float = 1.0
@@ -26,5 +40,6 @@ class DataConfig:
     workers: int = 2
     caption_mode: str = "expand"
     image_size: int | None = None
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     on_corrupt: str = "skip"
     seed: int = 0

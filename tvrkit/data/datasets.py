@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from tvrkit.data.augment import VideoAugment
+from tvrkit.data.config import AugmentConfig
 from tvrkit.data.readers import CorruptSample, FrameReader
 from tvrkit.data.sampling import sample_frames
 from tvrkit.data.transforms import FrameTransform
@@ -39,6 +41,7 @@ class FramePolicy:
     sampling: str
     slice_framepos: str
     image_size: int
+    augment: AugmentConfig | None = None  # training only (data.augment)
 
 
 class ClipDataset:
@@ -56,6 +59,8 @@ class ClipDataset:
         self.seed, self.epoch, self.max_words = seed, epoch, max_words
         self.on_corrupt, self.substitute = on_corrupt, substitute
         self.transform = FrameTransform(policy.image_size)  # uint8 in the worker; the model's device normalises
+        augment = policy.augment if policy.augment and policy.augment.active else None
+        self.augment = VideoAugment(augment, policy.image_size, self.transform.crop) if augment else None
         self.corrupt = 0  # per process: each worker counts what it skipped
 
     def __len__(self) -> int:
@@ -81,7 +86,7 @@ class ClipDataset:
         if not indices:
             raise CorruptSample(f"{item.video_id}: no frames")
         # uint8 crops only: a worker never builds (and never ships) a float copy of a frame
-        sample["frames_u8"] = self.transform.crop(frames)
+        sample["frames_u8"] = self.augment(frames, rng) if self.augment else self.transform.crop(frames)
         return sample
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:

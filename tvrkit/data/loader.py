@@ -15,10 +15,11 @@ import dataclasses
 import logging
 from typing import Any
 
-from tvrkit.data.config import DataConfig
+from tvrkit.data.config import AugmentConfig, DataConfig
 from tvrkit.data.datasets import ClipDataset, Collate, FramePolicy, Item
+from tvrkit.data.holdout import heldout_video_ids, split_source
 from tvrkit.data.readers import open_reader
-from tvrkit.data.samplers import TrainBatchSampler, eval_block
+from tvrkit.data.samplers import TrainBatchSampler, eval_block, rank_batch_size
 from tvrkit.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,13 @@ def rank_and_world() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def _policy(cfg: DataConfig, sampling: str, image_size: int) -> FramePolicy:
-    return FramePolicy(cfg.max_frames, cfg.frame_rate, sampling, cfg.slice_framepos, cfg.image_size or image_size)
+def _policy(cfg: DataConfig, sampling: str, image_size: int, augment: AugmentConfig | None = None) -> FramePolicy:
+    return FramePolicy(cfg.max_frames, cfg.frame_rate, sampling, cfg.slice_framepos, cfg.image_size or image_size,
+                       augment)
+
+
+def _keeps(keep: frozenset[str] | None, video_id: str) -> bool:
+    return keep is None or video_id in keep
 
 
 def _data_loader(dataset: ClipDataset, workers: int, device: Any, **kwargs: Any) -> Any:
@@ -58,7 +64,8 @@ def train_items(cfg: DataConfig, present: set[str]) -> list[Item]:
     """Training entries: one per caption (``expand``) or one per video with all its captions (``random``)."""
     from tvrkit.catalog import read_catalog
 
-    pairs = read_catalog(cfg.root).split_captions(cfg.train_split)
+    held = set(heldout_video_ids(cfg))  # data.val_from_train: validation's, never trained on
+    pairs = [p for p in read_catalog(cfg.root).split_captions(cfg.train_split) if p[1] not in held]
     _warn_missing(cfg.train_split, [vid for _, vid, _ in pairs], present)
     pairs = [p for p in pairs if p[1] in present]
     if cfg.caption_mode == "expand":
@@ -70,13 +77,15 @@ def train_items(cfg: DataConfig, present: set[str]) -> list[Item]:
 
 
 def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch: int = 0,
-                       device: Any = None) -> Any:
-    """DataLoader of this rank's training batches for ``epoch``, from batch ``start_batch`` on.
+                       device: Any = None, grad_accum: int = 1) -> Any:
+    """DataLoader of this rank's training micro-batches for ``epoch``, from batch ``start_batch`` on.
 
     Shuffling, caption choice and frame choice depend only on (seed, epoch), so resuming at
     ``start_batch`` gives exactly the batches an uninterrupted run would have seen, and
-    skipped batches are never loaded. Every rank gets ``len(loader)`` full batches of
-    ``batch_size``: a rank's share is padded by repeating its own samples (see samplers).
+    skipped batches are never loaded. ``cfg.batch_size`` is the global batch of one optimizer
+    step: every rank gets ``len(loader)`` full micro-batches of ``batch_size / (ranks x
+    grad_accum)`` (:func:`rank_batch_size`); a rank's share is padded by repeating its own
+    samples (see samplers).
     ``loader.batch_sampler.total_batches`` is the epoch's length from batch 0.
     """
     reader = open_reader(cfg.format, cfg.root, cfg.train_split)
@@ -84,9 +93,10 @@ def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch
     if not items:
         raise DataError(f"split {cfg.train_split!r} has no readable training samples under {cfg.root}")
     rank, world = rank_and_world()
-    dataset = ClipDataset(reader, items, _policy(cfg, cfg.train_sampling, image_size), cfg.seed, epoch,
+    dataset = ClipDataset(reader, items, _policy(cfg, cfg.train_sampling, image_size, cfg.augment), cfg.seed, epoch,
                           cfg.max_words, cfg.on_corrupt, substitute=True)
-    sampler = TrainBatchSampler(len(items), cfg.batch_size, rank, world, cfg.seed, epoch, start_batch)
+    per_rank = rank_batch_size(cfg.batch_size, world, grad_accum)
+    sampler = TrainBatchSampler(len(items), per_rank, rank, world, cfg.seed, epoch, start_batch)
     return _data_loader(dataset, cfg.workers, device, batch_sampler=sampler)
 
 
@@ -95,9 +105,10 @@ def build_video_loader(cfg: DataConfig, split: str, image_size: int, device: Any
     ``eval_sampling`` says otherwise): across ranks and workers every video comes exactly once."""
     from tvrkit.catalog import read_catalog
 
-    reader = open_reader(cfg.format, cfg.root, split)
-    ids = reader.video_ids()
-    _warn_missing(split, read_catalog(cfg.root).split_video_ids(split), set(ids))
+    stored, keep = split_source(cfg, split)
+    reader = open_reader(cfg.format, cfg.root, stored)
+    ids = [v for v in reader.video_ids() if _keeps(keep, v)]
+    _warn_missing(split, [v for v in read_catalog(cfg.root).split_video_ids(stored) if _keeps(keep, v)], set(ids))
     rank, world = rank_and_world()
     dataset = ClipDataset(reader, [Item(v) for v in ids], _policy(cfg, cfg.eval_sampling, image_size), cfg.seed, 0,
                           None, cfg.on_corrupt, substitute=False)
@@ -133,6 +144,7 @@ def split_texts(cfg: DataConfig, split: str) -> TextSet:
     from tvrkit.catalog import read_catalog
     from tvrkit.data.tokenize import tokenize
 
-    rows = read_catalog(cfg.root).split_captions(split)
+    stored, keep = split_source(cfg, split)
+    rows = [row for row in read_catalog(cfg.root).split_captions(stored) if _keeps(keep, row[1])]
     captions = [text for _, _, text in rows]
     return TextSet([c for c, _, _ in rows], [v for _, v, _ in rows], captions, tokenize(captions, cfg.max_words))

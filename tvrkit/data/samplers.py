@@ -1,6 +1,7 @@
 """Which sample indices each rank loads, in which batches.
 
-Training: one permutation per (seed, epoch), shared by all ranks; rank r takes every
+Training: the global batch is divided over ranks and accumulation steps
+(:func:`rank_batch_size`); one permutation per (seed, epoch), shared by all ranks; rank r takes every
 W-th index and is padded, by repeating its own indices from the start, to the same whole
 number of full batches as every other rank, so no rank waits at the end of an epoch (each
 sample is still seen at least once per epoch). Batches are a pure function of (seed, epoch,
@@ -16,6 +17,19 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
+
+from tvrkit.errors import ConfigError
+
+
+def rank_batch_size(global_batch: int, world_size: int, grad_accum: int = 1) -> int:
+    """Samples each rank loads per micro-batch when ``global_batch`` (``data.batch_size``) is the
+    batch of one optimizer step, as CLIP4Clip divides ``--batch_size`` by its accumulation steps
+    and GPUs; :class:`ConfigError` when they do not divide it (no sample silently dropped or added)."""
+    parts = world_size * grad_accum
+    if global_batch % parts:
+        raise ConfigError(f"data.batch_size: the global batch {global_batch} does not divide into {world_size} "
+                          f"rank(s) x train.grad_accum {grad_accum}; use a multiple of {parts}")
+    return global_batch // parts
 
 
 class TrainBatchSampler:

@@ -6,6 +6,11 @@ First the stored frames are thinned to ``frame_rate`` (CLIP4Clip's ``feature_fra
 too many, CLIP4Clip's ``slice_framepos`` choice of them (head, tail, evenly spaced).
 ``random`` instead draws one frame from each of that many equal segments of the whole video
 (TSN-style), so training sees the in-between frames too.
+
+Two modes reproduce the published recipes' dataloaders index for index (tested against
+their code): ``clip4clip`` (CLIP4Clip's OpenCV grid, then ``slice_framepos``; the same in
+training and testing) and ``xpool`` (X-Pool's ``uniform``: the middle frame of each of
+``max_frames`` equal segments of the whole video, no frame-rate grid).
 """
 
 from __future__ import annotations
@@ -58,7 +63,48 @@ def random_frames(num_frames: int, fps: float, max_frames: int, frame_rate: floa
     return [int(rng.integers(lo, hi)) for lo, hi in itertools.pairwise(bounds)]
 
 
-SAMPLERS: dict[str, Callable[..., list[int]]] = {"uniform": uniform_frames, "random": random_frames}
+def clip4clip_grid(num_frames: int, fps: float, frame_rate: float) -> list[int]:
+    """The frames CLIP4Clip's ``RawVideoExtractorCV2`` reads at ``feature_framerate``.
+
+    Its frame rate is the container's truncated to a whole number (``F = int(fps)``); each
+    second ``s`` it reads frames ``s * F + o`` for the offsets ``o`` in
+    ``range(0, F, max(F // r, 1))[:r]`` (``r = int(frame_rate)``), until the video ends. From
+    3 fps at 1 fps that is frames 0, 3, 6, ... (as :func:`candidate_indices`); the two differ
+    when the stored rate is not whole or not a multiple of ``frame_rate`` (e.g. 3 fps at 2 fps:
+    CLIP4Clip reads 0, 1, 3, 4, 6, ..., :func:`candidate_indices` gives 0, 2, 3, 4, 6, ...).
+    CLIP4Clip asserts ``r <= F``; here a faster ``frame_rate`` takes every frame.
+    """
+    per_second, rate = int(fps), int(frame_rate)
+    if per_second < 1 or rate < 1:
+        raise ValueError(f"clip4clip sampling needs a stored rate and frame_rate of at least 1 fps, "
+                         f"got {fps} and {frame_rate}")
+    offsets = list(range(0, per_second, max(per_second // rate, 1)))[:rate]
+    seconds = math.ceil(num_frames / per_second) if num_frames > 0 else 0
+    return [s * per_second + o for s in range(seconds) for o in offsets if s * per_second + o < num_frames]
+
+
+def clip4clip_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float, slice_framepos: str,
+                     rng: np.random.Generator | None = None) -> list[int]:
+    """CLIP4Clip's frames: :func:`clip4clip_grid`, sliced by ``slice_framepos`` when too many."""
+    grid = clip4clip_grid(num_frames, fps, frame_rate)
+    return [grid[p] for p in slice_positions(len(grid), max_frames, slice_framepos)]
+
+
+def xpool_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float, slice_framepos: str,
+                 rng: np.random.Generator | None = None) -> list[int]:
+    """X-Pool's ``uniform`` frames: ``min(max_frames, num_frames)`` equal segments of the whole
+    video (edges ``linspace(0, num_frames, count + 1)`` truncated), the middle frame of each
+    (``(start + end - 1) // 2``). ``frame_rate`` and ``slice_framepos`` play no part. X-Pool pads
+    a short video by repeating its last frame; tvrkit masks the missing frames instead."""
+    count = min(max_frames, num_frames)
+    if count <= 0:
+        return []
+    edges = np.linspace(0, num_frames, num=count + 1).astype(int)
+    return [int((lo + hi - 1) // 2) for lo, hi in itertools.pairwise(edges.tolist())]
+
+
+SAMPLERS: dict[str, Callable[..., list[int]]] = {"uniform": uniform_frames, "random": random_frames,
+                                                 "clip4clip": clip4clip_frames, "xpool": xpool_frames}
 
 
 def sample_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float, mode: str,
