@@ -66,7 +66,8 @@ def test_config_errors_name_the_key(tmp_path) -> None:
         load_train_config(base=tiny_config(tmp_path, data={"val_split": None}))
     with pytest.raises(ConfigError, match=r"optim\.warmup: 2\.5"):
         load_train_config(base=tiny_config(tmp_path, optim={"warmup": 2.5}))
-    cfg = load_train_config(base=tiny_config(tmp_path), overrides=["train.steps=7", "model.temporal.type=seqTransf"])
+    cfg = load_train_config(base=tiny_config(tmp_path), overrides=["train.epochs=null", "train.steps=7",
+                                                                     "model.temporal.type=seqTransf"])
     assert cfg.train.steps == 7 and cfg.model.temporal.type == "seqTransf" and cfg.optim.betas == (0.9, 0.98)
     assert cfg.selection_split() == "val"
     # selecting on the test split is possible, but only when asked for by name
@@ -148,8 +149,8 @@ def test_sigterm_checkpoints_and_cli_resume_finishes(root, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_torchrun_two_ranks_matches_single_process_eval(root, tmp_path, one_thread) -> None:
-    # batch 5: each rank's 12 captions fill 3 batches only with padding (uneven data)
-    config = _write(tmp_path / "c.yaml", tiny_config(root, data={"batch_size": 5}, train={"epochs": 2}))
+    # global batch 10, 5 per rank: each rank's 12 captions fill 3 batches only with padding (uneven data)
+    config = _write(tmp_path / "c.yaml", tiny_config(root, data={"batch_size": 10}, train={"epochs": 2}))
     out = tmp_path / "ddp"
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

@@ -15,8 +15,10 @@ from tvrkit.cli.common import set_option
               help="Train config YAML (see configs/ and schemas/train.schema.json).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: the config's out).")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in the run directory (if any).")
+@click.option("--init", "init", type=click.Path(dir_okay=False),
+              help="Fine-tune from this checkpoint's weights (tvrkit or official layout): --set train.init=PATH.")
 @set_option
-def train(config_path: str, out: str | None, resume: bool, overrides: tuple[str, ...]) -> None:
+def train(config_path: str, out: str | None, resume: bool, init: str | None, overrides: tuple[str, ...]) -> None:
     """Train a retrieval model: one process, or DDP under `torchrun --nproc_per_node N`.
 
     \b
@@ -26,7 +28,7 @@ def train(config_path: str, out: str | None, resume: bool, overrides: tuple[str,
     """
     from tvrkit.train import load_train_config, run_train
 
-    cfg = load_train_config(config_path, overrides)
+    cfg = load_train_config(config_path, overrides + ((f"train.init={init}",) if init else ()))
     summary = run_train(cfg, out, resume)
     if summary["rank"] == 0:
         metrics = summary.get("metrics") or {}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import open_clip
+import torch
 from open_clip.transformer import QuickGELU, text_global_pool
 from torch import Tensor, nn
 
@@ -177,11 +178,22 @@ class ClipBackbone(nn.Module):
         words = clip.text_projection(x) if isinstance(clip.text_projection, nn.Linear) else x @ clip.text_projection
         # Pooling after the (linear) projection equals open_clip's pool-then-project.
         sentence = text_global_pool(words, tokens, clip.text_pool_type, clip.text_eos_id)
+        if self.stored_in_fp16:  # as the references' .float() after their fp16 CLIP
+            sentence, words = sentence.float(), words.float()
         return sentence, words, tokens != PAD_TOKEN
 
     def encode_frames(self, images: Tensor, with_patches: bool) -> tuple[Tensor, Tensor | None]:
         """``images [N, 3, H, W]`` -> ``frames [N, D]`` and, if asked, ``patches [N, P, D]``."""
         visual = self.clip.visual
-        pooled, tokens = visual(images)
+        fp16 = self.stored_in_fp16
+        pooled, tokens = visual(images.half() if fp16 else images)
         patches = tokens @ visual.proj if with_patches else None
+        if fp16:
+            pooled, patches = pooled.float(), None if patches is None else patches.float()
         return pooled, patches
+
+    @property
+    def stored_in_fp16(self) -> bool:
+        """Whether the towers' weights are fp16 (``train.precision: fp16-reference``, OpenAI's
+        ``convert_weights``): frames then enter in fp16 and both towers' outputs leave in fp32."""
+        return self.clip.visual.conv1.weight.dtype == torch.float16

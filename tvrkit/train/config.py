@@ -18,24 +18,29 @@ SCHEMA = "train"
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
-    """AdamW + warmup/cosine; defaults are CLIP4Clip's (lr 1e-4, backbone x1e-3, wd 0.2)."""
+    """AdamW or BertAdam + warmup/cosine; defaults are CLIP4Clip's (lr 1e-4, backbone x1e-3, wd 0.2)."""
 
+    type: str = "adamw"
     lr: float = 1e-4
     coef_lr: float = 1e-3
+    backbone_lr: float | None = None  # overrides lr * coef_lr (X-Pool's clip_lr)
     weight_decay: float = 0.2
     betas: tuple[float, ...] = (0.9, 0.98)
     eps: float = 1e-6
     schedule: str = "cosine"
     warmup: float = 0.1  # < 1: fraction of all steps (CLIP4Clip's warmup_proportion); >= 1: steps
     min_lr_ratio: float = 0.0
+    no_decay: str = "tvrkit"
+    param_grad_norm: float | None = 1.0  # bertadam only: BertAdam's per-parameter max_grad_norm
 
 
 @dataclasses.dataclass(frozen=True)
 class LoopConfig:
     """The ``train`` section: how long, how, and what the loop writes (see the schema)."""
 
-    epochs: int = 5
+    epochs: int | None = None
     steps: int | None = None
+    init: str | None = None
     grad_accum: int = 1
     clip_grad_norm: float | None = None
     precision: str = "auto"
@@ -63,17 +68,32 @@ class TrainConfig:
     out: str = "runs/train"
 
     def selection_split(self) -> str | None:
-        """The split whose R@1 picks ``best`` (None: no in-training evaluation)."""
-        return {"val": self.data.val_split, "test": self.data.test_split, "none": None}[self.train.select_on]
+        """The split whose R@1 picks ``best`` (None: no in-training evaluation); with
+        ``data.val_from_train`` the validation split is the held-out part of the train split."""
+        from tvrkit.data.holdout import HELDOUT
+
+        val = HELDOUT if self.data.val_from_train else self.data.val_split
+        return {"val": val, "test": self.data.test_split, "none": None}[self.train.select_on]
 
 
 def check_train_config(cfg: TrainConfig) -> TrainConfig:
     """Cross-section checks the schema cannot express; :class:`ConfigError` (exit 2) on failure."""
-    if cfg.train.select_on == "val" and not cfg.data.val_split:
+    if (cfg.train.epochs is None) == (cfg.train.steps is None):
+        raise ConfigError("train.epochs / train.steps: set exactly one of them (passes over the train split, or "
+                          f"optimizer steps); got epochs={cfg.train.epochs}, steps={cfg.train.steps}")
+    if cfg.data.val_from_train and cfg.data.val_split:
+        raise ConfigError(f"data.val_from_train: {cfg.data.val_from_train} held-out training videos replace "
+                          f"data.val_split ({cfg.data.val_split!r}); set one of them")
+    if cfg.train.select_on == "val" and not (cfg.data.val_split or cfg.data.val_from_train):
         raise ConfigError(
-            "train.select_on: val needs data.val_split; set data.val_split, or train.select_on=none "
-            "(best = last), or train.select_on=test (selects on the test split, recorded as such)"
+            "train.select_on: val needs data.val_split (or data.val_from_train: N held-out training videos); "
+            "or set train.select_on=none (best = last), or train.select_on=test (selects on the test split, "
+            "recorded as such)"
         )
+    if "clip4clip" in (cfg.data.train_sampling, cfg.data.eval_sampling) and cfg.data.frame_rate != int(
+            cfg.data.frame_rate):
+        raise ConfigError(f"data.frame_rate: {cfg.data.frame_rate}: clip4clip sampling reads whole frames per "
+                          "second (CLIP4Clip's integer --feature_framerate)")
     if cfg.train.select_on == "test" and not cfg.data.test_split:
         raise ConfigError("train.select_on: test needs data.test_split")
     if cfg.optim.warmup >= 1 and cfg.optim.warmup != int(cfg.optim.warmup):

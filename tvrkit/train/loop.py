@@ -76,6 +76,8 @@ def plan_steps(batches_per_epoch: int, cfg: LoopConfig) -> tuple[int, int]:
     if per_epoch < 1:
         raise ConfigError(f"train.grad_accum={cfg.grad_accum} exceeds the {batches_per_epoch} batches per epoch "
                           "on each rank: lower it or data.batch_size")
+    if cfg.steps is None and cfg.epochs is None:
+        raise ConfigError("train.epochs / train.steps: set one of them")
     return per_epoch, cfg.steps or cfg.epochs * per_epoch
 
 

@@ -20,14 +20,17 @@ from torch import nn
 
 from tvrkit import dist
 from tvrkit.config import save_resolved, to_dict
+from tvrkit.data.holdout import heldout_video_ids
 from tvrkit.errors import ConfigError
 from tvrkit.runlog import write_summary
 from tvrkit.train.checkpoint import CheckpointDir, load_checkpoint, seed_everything
 from tvrkit.train.config import TrainConfig
+from tvrkit.train.init import init_model_config, load_init_weights
+from tvrkit.train.inputs import check_inputs
 from tvrkit.train.jsonlog import LOG_FILE, JsonlLog
 from tvrkit.train.loop import SELECTION_METRIC, Parts, Trainer, plan_steps
 from tvrkit.train.optim import build_optimizer, build_scheduler
-from tvrkit.train.precision import grad_scaler, resolve_precision
+from tvrkit.train.precision import grad_scaler, prepare_model, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,8 @@ def _selection(cfg: TrainConfig) -> dict[str, Any]:
     return {"select_on": cfg.train.select_on, "split": split, "metric": f"t2v {SELECTION_METRIC}"}
 
 
-def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any]) -> tuple[Parts, Trainer]:
+def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any],
+                 load_init: bool = True) -> tuple[Parts, Trainer]:
     from functools import partial
 
     from tvrkit.data.device import DeviceBatches
@@ -80,9 +84,13 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
     if cfg.train.threads is not None:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)  # identical initial weights on every rank
-    model = build_model(cfg.model).to(device)
+    model_cfg = init_model_config(cfg.model, cfg.train.init) if cfg.train.init else cfg.model
+    model = build_model(model_cfg).to(device)
     image_size = cfg.data.image_size or model.image_size
     precision = resolve_precision(cfg.train.precision, device)
+    if cfg.train.init and load_init:  # a resumed run takes every weight from its checkpoint instead
+        load_init_weights(model, cfg.train.init, model_cfg)
+    prepare_model(model, precision)
     optimizer = build_optimizer(model, cfg.optim, backbone=model.backbone_module)
     step_module: nn.Module = model
     if info.world_size > 1:
@@ -91,10 +99,10 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
             find_unused_parameters=cfg.train.find_unused_parameters)
 
     def loader_fn(epoch: int, start_batch: int) -> Any:
-        return DeviceBatches(build_train_loader(cfg.data, image_size, epoch, start_batch, device), device)
+        return DeviceBatches(build_train_loader(cfg.data, image_size, epoch, start_batch, device, accum), device)
 
-    split = cfg.selection_split()
-    batches_per_epoch = build_train_loader(cfg.data, image_size, 0, 0).batch_sampler.total_batches
+    split, accum = cfg.selection_split(), cfg.train.grad_accum
+    batches_per_epoch = build_train_loader(cfg.data, image_size, 0, 0, grad_accum=accum).batch_sampler.total_batches
     _, total_steps = plan_steps(batches_per_epoch, cfg.train)
     parts = Parts(
         model=model, step_module=step_module, optimizer=optimizer,
@@ -121,8 +129,9 @@ def run_train(cfg: TrainConfig, out_dir: str | os.PathLike[str] | None = None, r
     info = dist.init_distributed()
     try:
         t0 = time.perf_counter()
-        parts, trainer = _build_parts(cfg, info, out, resolved)
+        check_inputs(cfg, info.world_size)
         latest = checkpoints.latest() if resume else None
+        parts, trainer = _build_parts(cfg, info, out, resolved, load_init=latest is None)
         if latest is not None:
             # on CPU first: random states must stay CPU tensors; load_state_dict moves the rest
             ckpt = load_checkpoint(latest)
@@ -141,11 +150,12 @@ def run_train(cfg: TrainConfig, out_dir: str | os.PathLike[str] | None = None, r
             parts.log.write({"type": "start", "step": trainer.state.step, "world_size": info.world_size,
                              "device": str(info.device), "precision": parts.precision,
                              "total_steps": trainer.total_steps, "resumed_from": str(latest) if latest else None,
-                             **parts.selection})
+                             "init": cfg.train.init, **parts.selection})
         result = trainer.fit()
         summary = {"stage": "train", "ok": result["steps_this_run"], "skipped": result["skipped"], "failed": 0,
                    "seconds": time.perf_counter() - t0, "rank": info.rank, "world_size": info.world_size, **result,
                    "checkpoint": str(checkpoints.latest()), "config": resolved,
+                   "val_from_train": list(heldout_video_ids(cfg.data)) or None,
                    "versions": {"torch": torch.__version__}}
         if dist.is_main():
             write_summary(out / SUMMARY_FILE, summary)
