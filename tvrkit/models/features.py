@@ -104,7 +104,8 @@ class VideoFeatures(_Features):
     """``frames [B, T, D]``: frame embeddings after the temporal module; ``frame_mask [B, T]``;
     ``patches [B, T, K, D]``: the kept (compressed) patch tokens of each frame; ``raw_frames
     [B, T, D]``: CLIP's frame embeddings before the temporal module, for methods that score them
-    (X-Pool, UCoFiA's frame level, HMMC's top-k frames); ``key [B, D]`` as in :class:`TextFeatures`.
+    (X-Pool, UCoFiA's frame level, HMMC's top-k frames); ``key [B, D]`` as in :class:`TextFeatures`;
+    ``frame_key [B, T, D]``: the momentum encoder's unit frame vectors (HMMC pre-training), training only.
     What a method stores in each field is documented on the method's class."""
 
     frames: Tensor = field(metadata=_SEQ)
@@ -112,3 +113,4 @@ class VideoFeatures(_Features):
     patches: Tensor | None = field(default=None, metadata=_SEQ)
     raw_frames: Tensor | None = field(default=None, metadata=_SEQ)
     key: Tensor | None = None
+    frame_key: Tensor | None = field(default=None, metadata=_SEQ)

@@ -6,7 +6,7 @@ that both agree). ``ModelConfig`` has one field per method; only the options of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,6 @@ class EercfOptions:
 
 @dataclass(frozen=True)
 class VschaOptions:
-    pass
-
-
-@dataclass(frozen=True)
-class HmmcOptions:
     num_frames: int = 12
     center: int = 8
     heads: int = 1
@@ -79,3 +74,30 @@ class HmmcOptions:
     alpha: float = 0.001
     beta: float = 0.1
     padding: str = "masked"
+
+
+@dataclass(frozen=True)
+class HmmcPretrainOptions:
+    enabled: bool = False
+    queue_size: int = 1024
+    momentum: float = 0.99
+    temperature: float = 0.07
+    frames: int = 12
+    video_weight: float = 0.45
+    frame_weight: float = 0.45
+
+
+@dataclass(frozen=True)
+class HmmcOptions:
+    """HMMC (schemas/method-hmmc.schema.json): temporal transformer sizes, the top-k frame term,
+    the fine-tune loss weights, the fixed logit scale, padding, and the momentum-queue pre-training."""
+
+    temporal_layers: int = 4
+    max_positions: int = 48
+    top_frames: int = 2
+    frame_features: bool = True
+    video_weight: float = 0.85
+    frame_weight: float = 0.15
+    logit_scale: float = 100.0
+    padding: str = "masked"
+    pretrain: HmmcPretrainOptions = field(default_factory=HmmcPretrainOptions)
