@@ -17,6 +17,21 @@ from tvrkit.models.ops import check_frame_mask
 from tvrkit.models.temporal import build_temporal
 
 
+def scatter_frames(values: Tensor, frame_mask: Tensor) -> Tensor:
+    """``values [N, ...]`` of the N real frames -> ``[B, T, ...]`` with zeros at padded positions."""
+    out = values.new_zeros(*frame_mask.shape, *values.shape[1:])
+    return out.index_put((frame_mask,), values)
+
+
+def embed_frames(backbone: ClipBackbone, frames: Tensor, frame_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """CLIP frame embeddings ``[B, T, D]`` of the real frames (padding is never encoded and stays
+    zero) and the boolean mask, checked to give every video a frame."""
+    frame_mask = frame_mask.bool()
+    check_frame_mask(frame_mask)
+    embedded, _ = backbone.encode_frames(frames[frame_mask], with_patches=False)
+    return scatter_frames(embedded, frame_mask), frame_mask
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -37,11 +52,9 @@ class Encoder(nn.Module):
         (and compressed patches ``[B, T, K, D]`` when ``patches``)."""
         frame_mask = frame_mask.bool()
         check_frame_mask(frame_mask)
-        batch, length = frame_mask.shape
         embedded, patch_tokens = self.backbone.encode_frames(frames[frame_mask], with_patches=patches)
-        frame_emb = embedded.new_zeros(batch, length, embedded.shape[-1]).index_put((frame_mask,), embedded)
+        frame_emb = scatter_frames(embedded, frame_mask)
         kept = None
         if patch_tokens is not None:
-            compressed = self.compress(patch_tokens, embedded, self.keep_patches)
-            kept = compressed.new_zeros(batch, length, *compressed.shape[1:]).index_put((frame_mask,), compressed)
+            kept = scatter_frames(self.compress(patch_tokens, embedded, self.keep_patches), frame_mask)
         return VideoFeatures(frames=self.temporal(frame_emb, frame_mask), frame_mask=frame_mask, patches=kept)

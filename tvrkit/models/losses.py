@@ -36,12 +36,12 @@ def channel_correlation(a: Tensor, b: Tensor, weights: Tensor, batch: int) -> Te
     return torch.einsum("n,nc,nd->cd", weights, za, zb) / batch
 
 
-def decorrelation_penalty(corr: Tensor, off_diagonal: float) -> Tensor:
+def decorrelation_penalty(corr: Tensor, off_diagonal: float, on_diagonal: float = 1.0) -> Tensor:
     """Barlow-twins-style: paired channels agree (diagonal -> 1), others decorrelate (off-diagonal -> 0)."""
     diagonal = torch.diagonal(corr)
     on = (diagonal - 1).pow(2).sum()
     off = (corr - torch.diag_embed(diagonal)).pow(2).sum()
-    return on + off_diagonal * off
+    return on_diagonal * on + off_diagonal * off
 
 
 def decorrelation_loss(
@@ -49,6 +49,8 @@ def decorrelation_loss(
     video: VideoFeatures,
     interaction: TokenInteraction | None,
     off_diagonal: float,
+    on_diagonal: float = 1.0,
+    zero_padding: bool = False,
 ) -> Tensor:
     """DRL's channel-decorrelation regulariser on the matching pairs (row i with row i).
 
@@ -56,6 +58,8 @@ def decorrelation_loss(
     frame and every valid frame with its most similar word, weighted by the interaction's token
     weights, and the two correlation matrices are averaged. Without one (DRL's dot-product
     variant): unit sentence against unit video vector. Zero for a single pair (no statistics).
+    ``zero_padding``: DRL's own argmax over similarities zeroed at padded tokens, where a padded
+    token wins when every real one is negative (as in :func:`~tvrkit.models.ops.weighted_token_interaction`).
     """
     batch = len(text)
     if batch < 2:
@@ -63,12 +67,16 @@ def decorrelation_loss(
     if interaction is None:
         ones = text.sentence.new_ones(batch)
         corr = channel_correlation(l2norm(text.sentence), video_vector(video.frames, video.frame_mask), ones, batch)
-        return decorrelation_penalty(corr, off_diagonal)
+        return decorrelation_penalty(corr, off_diagonal, on_diagonal)
     words, frames = l2norm(text.words), l2norm(video.frames)
     word_mask, frame_mask = text.word_mask, video.frame_mask
     sim = torch.einsum("bld,btd->blt", words, frames)
-    best_frame = sim.masked_fill(~frame_mask[:, None, :], float("-inf")).argmax(-1)  # [B, L]
-    best_word = sim.masked_fill(~word_mask[:, :, None], float("-inf")).argmax(-2)  # [B, T]
+    if zero_padding:
+        sim = sim * (word_mask[:, :, None] & frame_mask[:, None, :]).to(sim.dtype)
+        best_frame, best_word = sim.argmax(-1), sim.argmax(-2)
+    else:
+        best_frame = sim.masked_fill(~frame_mask[:, None, :], float("-inf")).argmax(-1)  # [B, L]
+        best_word = sim.masked_fill(~word_mask[:, :, None], float("-inf")).argmax(-2)  # [B, T]
     rows = torch.arange(batch, device=sim.device)[:, None]
     word_weights = interaction.weights(text.words, word_mask, text=True)
     frame_weights = interaction.weights(video.frames, frame_mask, text=False)
@@ -78,4 +86,4 @@ def decorrelation_loss(
     v2t = channel_correlation(
         frames[frame_mask], words[rows, best_word][frame_mask], frame_weights[frame_mask], batch
     )
-    return decorrelation_penalty((t2v + v2t) / 2, off_diagonal)
+    return decorrelation_penalty((t2v + v2t) / 2, off_diagonal, on_diagonal)

@@ -46,15 +46,21 @@ def weighted_token_interaction(
     video_tokens: Tensor,
     video_mask: Tensor,
     video_weights: Tensor,
+    zero_padding: bool = False,
 ) -> Tensor:
     """DRL's weighted token-wise interaction, ``[Nt, Nv]``.
 
     Tokens are unit vectors ``text [Nt, L, D]``, ``video [Nv, M, D]``. Each text token takes its best
     video token (and vice versa); the two directions are averaged with the per-token weights
-    (softmax over valid tokens). Unlike DRL, padded tokens are excluded with ``-inf`` before the
-    max instead of being zeroed, so padding cannot win the max when all real similarities are negative.
+    (softmax over valid tokens). By default padded tokens are excluded with ``-inf`` before the
+    max, so padding cannot win the max when all real similarities are negative; ``zero_padding``
+    is DRL's own computation: similarities with padded tokens are 0 and take part in both maxima.
     """
     sim = torch.einsum("ald,bmd->ablm", text_tokens, video_tokens)
+    if zero_padding:
+        sim = sim * (text_mask[:, None, :, None] & video_mask[None, :, None, :]).to(sim.dtype)
+        t2v = torch.einsum("abl,al->ab", sim.amax(dim=-1), text_weights)
+        return (t2v + torch.einsum("abm,bm->ab", sim.amax(dim=-2), video_weights)) / 2
     t2v = sim.masked_fill(~video_mask[None, :, None, :], float("-inf")).amax(dim=-1)
     t2v = torch.einsum("abl,al->ab", t2v.masked_fill(~text_mask[:, None, :], 0.0), text_weights)
     v2t = sim.masked_fill(~text_mask[:, None, :, None], float("-inf")).amax(dim=-2)

@@ -4,13 +4,17 @@ They run before any head, independent of the text, so their output is what eval 
 ``meanP`` leaves frames as they are (every head then treats a video as a set of frames: frame
 order is invisible). ``seqTransf`` lets frames attend to each other with frame position embeddings
 and adds the result back to its input; padded frames are excluded as attention keys, so they
-change nothing for the real frames.
+change nothing for the real frames. It is CLIP4Clip's ``transformerClip`` (also DRL's, EERCF's):
+TF-style LayerNorm with epsilon 1e-12 inside the square root (what ``nn.LayerNorm`` computes),
+started from CLIP's first text layers and its position table.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
-from open_clip.transformer import QuickGELU, Transformer
+from open_clip.transformer import LayerNorm, QuickGELU, Transformer
 from torch import Tensor, nn
 
 from tvrkit.models.backbone import ClipBackbone
@@ -27,17 +31,36 @@ class MeanP(nn.Module):
         return frames
 
 
-class SeqTransf(nn.Module):
-    """A transformer over frame embeddings with learned frame positions, residual to its input."""
+# CLIP4Clip's until_module.LayerNorm: "TF style", epsilon 1e-12.
+LAYER_NORM_EPS = 1e-12
 
-    def __init__(self, cfg: TemporalConfig, backbone: ClipBackbone) -> None:
+
+class SeqTransf(nn.Module):
+    """A transformer over frame embeddings with learned frame positions, residual to its input.
+
+    ``positions`` overrides ``cfg.max_positions`` (the published methods keep CLIP's whole
+    context-length table, 77 rows, as their checkpoints store it); ``quick_gelu`` overrides the
+    backbone's activation (their ``transformerClip`` always uses QuickGELU)."""
+
+    def __init__(
+        self,
+        cfg: TemporalConfig,
+        backbone: ClipBackbone,
+        positions: int | None = None,
+        quick_gelu: bool | None = None,
+    ) -> None:
         super().__init__()
         width = backbone.embed_dim
         from_text = cfg.init_from_text and backbone.text_width == width and cfg.layers <= backbone.text_layers
         self.heads = backbone.text_heads if from_text else max(1, width // 64)
-        self.position = nn.Embedding(cfg.max_positions, width)
+        self.position = nn.Embedding(positions or cfg.max_positions, width)
+        quick = backbone.quick_gelu if quick_gelu is None else quick_gelu
         self.transformer = Transformer(
-            width, cfg.layers, self.heads, act_layer=QuickGELU if backbone.quick_gelu else nn.GELU
+            width,
+            cfg.layers,
+            self.heads,
+            act_layer=QuickGELU if quick else nn.GELU,
+            norm_layer=partial(LayerNorm, eps=LAYER_NORM_EPS),
         )
         if from_text:
             self._init_from_text(backbone)
@@ -66,5 +89,9 @@ class SeqTransf(nn.Module):
 TEMPORAL: dict[str, type[nn.Module]] = {"meanP": MeanP, "seqTransf": SeqTransf}
 
 
-def build_temporal(cfg: TemporalConfig, backbone: ClipBackbone) -> nn.Module:
-    return TEMPORAL[cfg.type](cfg, backbone)
+def build_temporal(cfg: TemporalConfig, backbone: ClipBackbone, **official: int | bool | None) -> nn.Module:
+    """The temporal module of ``cfg.type``; ``official`` passes SeqTransf's ``positions`` /
+    ``quick_gelu`` (meanP takes none)."""
+    if cfg.type == "meanP":
+        return MeanP(cfg, backbone)
+    return TEMPORAL[cfg.type](cfg, backbone, **official)

@@ -33,7 +33,9 @@ class TokenInteraction(nn.Module):
         mlp = self.text_weight if text else self.video_weight
         return masked_softmax(mlp(tokens).squeeze(-1), mask)
 
-    def forward(self, words: Tensor, word_mask: Tensor, tokens: Tensor, token_mask: Tensor) -> Tensor:
+    def forward(
+        self, words: Tensor, word_mask: Tensor, tokens: Tensor, token_mask: Tensor, zero_padding: bool = False
+    ) -> Tensor:
         return weighted_token_interaction(
             l2norm(words),
             word_mask,
@@ -41,6 +43,7 @@ class TokenInteraction(nn.Module):
             l2norm(tokens),
             token_mask,
             self.weights(tokens, token_mask, text=False),
+            zero_padding=zero_padding,
         )
 
 

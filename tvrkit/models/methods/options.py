@@ -16,12 +16,22 @@ class Clip4ClipOptions:
 
 @dataclass(frozen=True)
 class XPoolOptions:
-    pass
+    """X-Pool (schemas/method-xpool.schema.json): its text-conditioned pooling's heads and dropout."""
+
+    heads: int = 1
+    dropout: float = 0.3
 
 
 @dataclass(frozen=True)
 class DrlOptions:
-    pass
+    """DRL (schemas/method-drl.schema.json): the channel-decorrelation term of its loss (off for
+    BackBone_tvr's variant) and how padded tokens take part in the token-wise maxima."""
+
+    cdcr: bool = True
+    cdcr_alpha1: float = 0.14
+    cdcr_alpha2: float = 0.0
+    cdcr_lambda: float = 0.001
+    padding: str = "masked"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""CLIP4Clip (Luo et al., 2021), its loose similarity types meanP and seqTransf, as ArrowLuo/CLIP4Clip computes them.
+
+    video = l2norm(mean over real frames of l2norm(frame'))     frame' = frame (meanP) or
+    total = logit_scale * <l2norm(sentence), video>              frame + transformerClip(frame + position) (seqTransf)
+
+``sentence`` is CLIP's end-token text embedding, ``frame`` CLIP's image embedding of each real
+frame. ``model.temporal.type`` is the official ``--sim_header`` and ``model.temporal.layers`` its
+``--cross_num_hidden_layers``. seqTransf is :class:`~tvrkit.models.temporal.SeqTransf` with the
+official sizes: a position table of CLIP's context length (77 rows) and QuickGELU; from CLIP
+weights it starts from CLIP's first text layers and whole position table, as the official
+``from_pretrained`` does. The training loss is the symmetric cross-entropy of ``total`` over the
+batch gathered from every rank; the logit scale is CLIP's own, trained, clamped at 100 (the
+official loop clamps it after every step).
+
+Features (cacheable): ``TextFeatures.sentence``; ``VideoFeatures.frames`` (after the temporal
+module, zero at padded positions before it) and ``frame_mask``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from tvrkit.models.config import ModelConfig
+from tvrkit.models.encoder import embed_frames
+from tvrkit.models.features import TextFeatures, VideoFeatures
+from tvrkit.models.losses import symmetric_infonce
+from tvrkit.models.methods.base import Method
+from tvrkit.models.methods.layouts import openai_clip_to_backbone, rename
+from tvrkit.models.ops import l2norm
+from tvrkit.models.temporal import build_temporal
+
+MAX_LOG_SCALE = math.log(100.0)  # every CLIP4Clip-derived training loop clamps logit_scale here
+#: the official temporal module's keys -> tvrkit's (CLIP4Clip, DRL and their descendants)
+TEMPORAL_KEYS = {
+    "frame_position_embeddings.weight": "temporal.position.weight",
+    "transformerClip.": "temporal.transformer.",
+}
+
+
+def official_temporal(cfg: ModelConfig, backbone: torch.nn.Module) -> torch.nn.Module:
+    """The temporal module as CLIP4Clip-derived code builds it: CLIP's context-length position
+    table (77 rows) and QuickGELU blocks."""
+    return build_temporal(cfg.temporal, backbone, **(
+        {} if cfg.temporal.type == "meanP" else {"positions": backbone.context_length, "quick_gelu": True}
+    ))
+
+
+def clip_logit_scale(backbone: torch.nn.Module) -> Tensor:
+    """CLIP's own logit scale, clamped at 100 as the official loops clamp it after each step."""
+    return backbone.clip.logit_scale.clamp(max=MAX_LOG_SCALE).exp()
+
+
+def map_clip_and_temporal(state: dict[str, Tensor], extra: dict[str, str] | None = None) -> dict[str, Tensor]:
+    """``clip.*`` -> the backbone, the temporal module's keys -> ``temporal.*``, ``extra`` renames."""
+    backbone, rest = openai_clip_to_backbone(state)
+    return {**backbone, **rename(rest, {**TEMPORAL_KEYS, **(extra or {})})}
+
+
+class Clip4Clip(Method):
+    """CLIP4Clip meanP / seqTransf; see the module docstring for the score and the features."""
+
+    name = "clip4clip"
+    score_names = ("video_sentence",)
+    total_is_global = True
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        self.temporal = official_temporal(cfg, self.backbone)
+        self.backbone.clip.logit_scale.requires_grad_(True)  # trained in the backbone's group, as officially
+
+    def encode_text(self, tokens: Tensor) -> TextFeatures:
+        sentence, _, _ = self.backbone.encode_text(tokens)
+        return TextFeatures(sentence=sentence)
+
+    def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
+        raw, mask = embed_frames(self.backbone, frames, frame_mask)
+        return VideoFeatures(frames=self.temporal(raw, mask), frame_mask=mask)
+
+    def score_block(self, text: TextFeatures, video: VideoFeatures, names: tuple[str, ...]) -> dict[str, Tensor]:
+        """``video_sentence``: the cosine; ``total``: ``logit_scale *`` it, the official eval's logits."""
+        cosine = self.global_embeddings(text) @ self.global_embeddings(video).T
+        return {"video_sentence": cosine, "total": clip_logit_scale(self.backbone) * cosine}
+
+    def loss(self, text: TextFeatures, video: VideoFeatures) -> tuple[Tensor, dict[str, float]]:
+        text, video = self.gather(text, video)
+        scale = clip_logit_scale(self.backbone)
+        loss = symmetric_infonce(l2norm(text.sentence) @ self.global_embeddings(video).T, scale)
+        return loss, {"loss": float(loss.detach()), "logit_scale": float(scale.detach())}
+
+    @classmethod
+    def looks_like(cls, state: dict[str, Tensor]) -> bool:
+        """A ``clip.*`` CLIP and nothing else but the seqTransf keys."""
+        if "clip.visual.proj" not in state:
+            return False
+        own = ("clip.", "frame_position_embeddings.", "transformerClip.")
+        return all(k.startswith(own) for k in state)
+
+    @classmethod
+    def map_official(cls, state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
+        return map_clip_and_temporal(state)

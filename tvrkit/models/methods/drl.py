@@ -1,0 +1,103 @@
+"""DRL's weighted token-wise interaction (Wang et al., 2022), as foolwood/DRL computes it with
+``--interaction wti --wti_arch 2``; with ``model.drl.cdcr: false`` it is BackBone_tvr
+(shallowdream66/BackBone_tvr), the same model without the decorrelation term.
+
+    w_t = softmax over real words (MLP_t(word_t)),   w_f = softmax over real frames (MLP_f(frame_f))
+    total = 1/2 [ sum_t w_t max_f <word_t, frame_f> + sum_f w_f max_t <word_t, frame_f> ]
+
+Words are CLIP's projected text tokens (start token, words and end token), frames the temporal
+module's outputs (``model.temporal``: seqTransf in the recipe, ``--agg_module``); the token weights
+come from the unnormalised features through ``Linear-ReLU-Linear`` MLPs (initialised N(0, 0.02),
+zero bias, as the official ``init_weights``), the similarities from unit vectors. ``total`` is
+what the official evaluation ranks by (no logit scale). The loss is the symmetric cross-entropy
+of ``logit_scale * total`` over the batch (CLIP's logit scale, clamped at 100), plus, when
+``cdcr`` is on, ``cdcr_lambda * (cdcr_alpha1 on-diagonal + cdcr_alpha2 off-diagonal)`` of the
+weighted cross-correlation of every real word with its best frame and every real frame with its
+best word (``--cdcr 3``, :func:`~tvrkit.models.losses.decorrelation_loss`).
+
+``model.drl.padding: official`` reproduces the official maxima, where similarities with padded
+tokens are 0 and take part (tvrkit's default excludes them). BackBone_tvr fills the weight
+logits of padded tokens with -9e15 instead of DRL's -inf: the same softmax.
+
+Features (cacheable): ``TextFeatures.sentence``, ``words``, ``word_mask``; ``VideoFeatures.frames``
+(after the temporal module) and ``frame_mask``.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from tvrkit.models.config import ModelConfig
+from tvrkit.models.encoder import embed_frames
+from tvrkit.models.features import TextFeatures, VideoFeatures
+from tvrkit.models.heads import TokenInteraction
+from tvrkit.models.losses import decorrelation_loss, symmetric_infonce
+from tvrkit.models.methods.base import Method
+from tvrkit.models.methods.clip4clip import clip_logit_scale, map_clip_and_temporal, official_temporal
+
+WEIGHT_KEYS = {"text_weight_fc.": "interaction.text_weight.", "video_weight_fc.": "interaction.video_weight."}
+
+
+class DRL(Method):
+    """DRL's WTI (and BackBone_tvr's); see the module docstring for the score and the features."""
+
+    name = "drl"
+    score_names = ("frame_word",)
+    default_block_size = 64  # the similarity block is [texts, videos, words, frames]
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        self.opts = cfg.drl
+        self.temporal = official_temporal(cfg, self.backbone)
+        self.interaction = TokenInteraction(self.embed_dim)
+        for module in self.interaction.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+        self.backbone.clip.logit_scale.requires_grad_(True)  # trained in the backbone's group, as officially
+
+    @property
+    def zero_padding(self) -> bool:
+        return self.opts.padding == "official"
+
+    def encode_text(self, tokens: Tensor) -> TextFeatures:
+        sentence, words, word_mask = self.backbone.encode_text(tokens)
+        return TextFeatures(sentence=sentence, words=words, word_mask=word_mask)
+
+    def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
+        raw, mask = embed_frames(self.backbone, frames, frame_mask)
+        return VideoFeatures(frames=self.temporal(raw, mask), frame_mask=mask)
+
+    def _wti(self, text: TextFeatures, video: VideoFeatures) -> Tensor:
+        return self.interaction(text.words, text.word_mask, video.frames, video.frame_mask, self.zero_padding)
+
+    def score_block(self, text: TextFeatures, video: VideoFeatures, names: tuple[str, ...]) -> dict[str, Tensor]:
+        wti = self._wti(text, video)
+        return {"frame_word": wti, "total": wti}
+
+    def loss(self, text: TextFeatures, video: VideoFeatures) -> tuple[Tensor, dict[str, float]]:
+        text, video = self.gather(text, video)
+        scale = clip_logit_scale(self.backbone)
+        contrastive = symmetric_infonce(self._wti(text, video), scale)
+        logs = {"contrastive": float(contrastive.detach()), "logit_scale": float(scale.detach())}
+        loss = contrastive
+        opts = self.opts
+        if opts.cdcr:
+            cdcr = decorrelation_loss(text, video, self.interaction, off_diagonal=opts.cdcr_alpha2,
+                                      on_diagonal=opts.cdcr_alpha1, zero_padding=self.zero_padding)
+            loss = loss + opts.cdcr_lambda * cdcr
+            logs["cdcr"] = float(cdcr.detach())
+        logs["loss"] = float(loss.detach())
+        return loss, logs
+
+    @classmethod
+    def looks_like(cls, state: dict[str, Tensor]) -> bool:
+        """A ``clip.*`` CLIP, the two weight MLPs, and nothing else but the temporal module."""
+        if "clip.visual.proj" not in state or "text_weight_fc.0.weight" not in state:
+            return False
+        own = ("clip.", "frame_position_embeddings.", "transformerClip.", "text_weight_fc.", "video_weight_fc.")
+        return all(k.startswith(own) for k in state)
+
+    @classmethod
+    def map_official(cls, state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
+        return map_clip_and_temporal(state, WEIGHT_KEYS)
