@@ -87,14 +87,15 @@ class UCoFiA(Method):
         for name, size in MATRICES:
             self.register_parameter(name, nn.Parameter(torch.eye(sizes[size])))
         self.visual_token_selector = TokenSelector(dim, opts.topk, opts.num_samples, opts.sigma, opts.eval_noise_seed)
-        self.logit_scale = nn.Parameter(self.backbone.clip.logit_scale.detach().clone())
+        # UCoFiA trains CLIP's own logit scale (with the backbone's lr, as the official "clip." group)
+        self.backbone.clip.logit_scale.requires_grad_(True)
         self._max_log_scale = math.log(cfg.loss.max_logit_scale)
         self.patch_shift = PatchShift(opts.shift_div)
         self.patch_shift.install(self.backbone.clip.visual.transformer.resblocks, opts.shift_layers)
 
     def scale(self) -> Tensor:
         """``exp(logit_scale)``, at most ``loss.max_logit_scale`` (the official code clamps it at 100)."""
-        return self.logit_scale.clamp(max=self._max_log_scale).exp()
+        return self.backbone.clip.logit_scale.clamp(max=self._max_log_scale).exp()
 
     # ---- encoders -----------------------------------------------------------------------------
     def encode_text(self, tokens: Tensor) -> TextFeatures:
@@ -178,10 +179,9 @@ class UCoFiA(Method):
         """train/main_ucofia.py's ``torch.save(model.state_dict())`` -> this module: CLIP under
         ``backbone.clip.`` (the patch-shift wrapper's ``attn.net.`` renamed back to ``attn.``),
         ``transformerClip`` / ``frame_position_embeddings`` (seqTransf) under ``temporal.``, the
-        logit scale copied out of CLIP, the four never-used matrices dropped."""
+        four never-used matrices dropped."""
         mapped, rest = openai_clip_to_backbone(state)
         mapped = {k.replace(".attn.net.", ".attn."): v for k, v in mapped.items()}
-        mapped["logit_scale"] = mapped["backbone.clip.logit_scale"].clone()
         rest = {k: v for k, v in rest.items() if k not in UNUSED_OFFICIAL}
         if "frame_position_embeddings.weight" in rest:
             rest["frame_position_embeddings.weight"] = rest["frame_position_embeddings.weight"][

@@ -130,6 +130,9 @@ class TokenSelector(nn.Module):
     def __init__(self, dim: int, k: int, num_samples: int, sigma: float, eval_noise_seed: int) -> None:
         super().__init__()
         self.score_predictor = _ScorePredictor(dim)
+        for layer in self.score_predictor.modules():
+            if isinstance(layer, nn.Linear):  # the official model's init_weights (initializer_range 0.02)
+                nn.init.normal_(layer.weight, std=0.02)
         self.k, self.num_samples, self.sigma, self.eval_noise_seed = k, num_samples, sigma, eval_noise_seed
         self._eval_noise: dict[tuple[int, str], Tensor] = {}
 
