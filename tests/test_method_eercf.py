@@ -39,7 +39,7 @@ TOL = 1e-4
 def _config(padding: str = "masked", temporal: str = "seqTransf") -> dict:
     open_clip.add_model_config(FIXTURES / "eercf-tiny.json")
     return {"method": "eercf", "backbone": {"name": "eercf-tiny"},
-            "temporal": {"type": temporal, "layers": 2, "max_positions": 16},
+            "temporal": {"type": temporal, "layers": 2},
             "eercf": {"max_frames": 6, "padding": padding}}
 
 

@@ -27,35 +27,25 @@ unit projected patch tokens ``[V, T, P, D]``, ``frame_mask``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
+from tvrkit.models.encoder import scatter_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.losses import channel_correlation, decorrelation_penalty, symmetric_infonce
 from tvrkit.models.methods.base import Method
-from tvrkit.models.methods.layouts import openai_clip_to_backbone, rename
+from tvrkit.models.methods.clip4clip import clip_logit_scale, map_clip_and_temporal, official_temporal
 from tvrkit.models.ops import check_frame_mask, l2norm, masked_softmax, video_vector
-from tvrkit.models.temporal import build_temporal
 
 # Temperatures the official model hard-codes (modules/modeling_fineclip_patches_cdcl.py).
 WEAK_FRAME_TEMPERATURE = 0.01
 STRONG_FRAME_TEMPERATURE = 0.1
 WEAK_PATCH_TEMPERATURE = 0.01
-MAX_LOG_SCALE = math.log(100.0)  # main_eercf.py clamps CLIP's logit_scale after every step
-# The official temporal transformer uses CLIP4Clip's TF-style LayerNorm (epsilon 1e-12).
-TEMPORAL_LN_EPS = 1e-12
-
-OFFICIAL_KEYS = {
-    "global_mat_weight": "global_weight",
-    "frame_logit_weight": "frame_weight",
-    "frame_position_embeddings.weight": "temporal.position.weight",
-    "transformerClip.": "temporal.transformer.",
-}
+#: EERCF's own matrices in the official state dict -> tvrkit's names
+OFFICIAL_KEYS = {"global_mat_weight": "global_weight", "frame_logit_weight": "frame_weight"}
 
 
 class EERCF(Method):
@@ -71,10 +61,7 @@ class EERCF(Method):
         if cfg.temporal.type != "seqTransf":
             raise ConfigError("model.temporal.type: eercf needs seqTransf (the official --sim_header seqTransf)")
         self.opts = cfg.eercf
-        self.temporal = build_temporal(cfg.temporal, self.backbone)
-        for module in self.temporal.modules():
-            if isinstance(module, nn.LayerNorm):
-                module.eps = TEMPORAL_LN_EPS
+        self.temporal = official_temporal(cfg, self.backbone)  # CLIP4Clip's transformerClip, 77 positions
         self.global_weight = nn.Parameter(torch.eye(self.embed_dim))
         self.frame_weight = nn.Parameter(torch.eye(self.opts.max_frames))
         # The official scores use CLIP's own (trained) logit scale, in the backbone's lr group.
@@ -85,7 +72,7 @@ class EERCF(Method):
         return self.opts.padding == "official"
 
     def logit_scale(self) -> Tensor:
-        return self.backbone.clip.logit_scale.clamp(max=MAX_LOG_SCALE).exp()
+        return clip_logit_scale(self.backbone)
 
     # ---- encoders -------------------------------------------------------------------------
     def encode_text(self, tokens: Tensor) -> TextFeatures:
@@ -109,10 +96,7 @@ class EERCF(Method):
             patches = patches.reshape(batch, budget, *patches.shape[1:])
         else:  # only real frames go through CLIP; padding stays zero and is masked in every score
             pooled, real_patches = self.backbone.encode_frames(frames[frame_mask], with_patches=True)
-            raw = pooled.new_zeros(batch, length, pooled.shape[-1]).index_put((frame_mask,), pooled)
-            patches = real_patches.new_zeros(batch, length, *real_patches.shape[1:]).index_put(
-                (frame_mask,), real_patches
-            )
+            raw, patches = scatter_frames(pooled, frame_mask), scatter_frames(real_patches, frame_mask)
         return VideoFeatures(
             frames=self.temporal(raw, frame_mask), frame_mask=frame_mask, patches=l2norm(patches), raw_frames=raw
         )
@@ -235,5 +219,4 @@ class EERCF(Method):
     @classmethod
     def map_official(cls, state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
         """``XCLIP.state_dict()`` (main_eercf.save_model) -> this module's keys."""
-        backbone, rest = openai_clip_to_backbone(state)
-        return {**backbone, **rename(rest, OFFICIAL_KEYS)}
+        return map_clip_and_temporal(state, OFFICIAL_KEYS)
