@@ -1,4 +1,4 @@
-"""Shared test fixtures: where ../shared lives, and skipping when it is absent."""
+"""Shared test fixtures: where ../shared lives, and skipping when it is absent; torch on one thread."""
 
 from __future__ import annotations
 
@@ -16,3 +16,15 @@ def shared_fixtures() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip("../shared/fixtures not present")
     return FIXTURES
+
+
+@pytest.fixture
+def one_thread():
+    """Torch math on one thread for the test: the suite shares two cores with other processes, and
+    OpenMP threads that spin-wait for each other then make every training step many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

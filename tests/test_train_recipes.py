@@ -131,14 +131,6 @@ def root(tmp_path_factory) -> Path:
     return synthetic_root(tmp_path_factory.mktemp("recipes"))
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_inputs_are_checked_before_the_first_step(root, tmp_path):
     cfg = load_train_config(base=tiny_config(root, data={"val_split": "nope"}, model={
         "backbone": {"arch": "tvrkit-tiny", "pretrained": str(tmp_path / "absent.pt")}},

@@ -40,14 +40,6 @@ def root(tmp_path_factory) -> Path:
     return synthetic_root(tmp_path_factory.mktemp("synthetic"), formats=("wds", "lmdb"))
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _write(path: Path, doc: dict) -> Path:
     path.write_text(yaml.safe_dump(doc))
     return path

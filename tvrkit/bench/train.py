@@ -52,7 +52,7 @@ def run_train_bench(cfg: TrainBenchConfig) -> dict[str, Any]:
     rows: dict[str, dict[str, float]] = {}
     for fmt in cfg.formats:
         train_cfg = load_train_config(cfg.config, (*cfg.overrides, f"data.format={fmt}",
-                                                   f"train.steps={cfg.warmup + cfg.steps}",
+                                                   "train.epochs=null", f"train.steps={cfg.warmup + cfg.steps}",
                                                    f"train.log_every={cfg.warmup}", "train.select_on=none",
                                                    "train.progress=false", "train.keep_last=1"))
         if cfg.steps % cfg.warmup:
