@@ -30,6 +30,17 @@ def backbone(**extra: object) -> dict:
     return {"name": "openai-tiny", **extra}
 
 
+def recipe(config: str, **temporal: object) -> dict:
+    """The ``model`` section of shipped ``configs/CONFIG``, on the tiny architecture (and ``temporal``
+    overrides for the fixture's layer count): what load_checkpoint(path, config=CONFIG) builds."""
+    from tvrkit.config.load import read_yaml
+
+    model = read_yaml(Path(__file__).resolve().parents[1] / "configs" / config)["model"]
+    model["backbone"] = backbone()
+    model["temporal"] = {**model.get("temporal", {}), **temporal}
+    return model
+
+
 def inputs() -> dict:
     data = torch.load(OPENAI_TINY / "inputs.pt")
     data["frames"] = data["frames"].float()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from methods_golden import FIXTURES, PRETRAINED, assert_same_scores, backbone, inputs, scores, train_loss
+from methods_golden import FIXTURES, PRETRAINED, assert_same_scores, backbone, inputs, recipe, scores, train_loss
 
 from tvrkit.errors import ConfigError
 from tvrkit.models import build_model, load_checkpoint
@@ -45,6 +45,13 @@ def test_official_checkpoint_scores_and_loss_equal_the_official_code(header):
     golden, data = _golden(header), inputs()
     assert_same_scores(scores(model, data), golden["eval"])
     assert train_loss(model, data) == pytest.approx(float(golden["loss"]), abs=1e-5)
+
+
+@pytest.mark.parametrize("header", HEADERS)
+def test_the_shipped_recipe_scores_as_the_official_code(header):
+    model_cfg = recipe(f"msrvtt-clip4clip-{header.lower()}-vit-b32.yaml", layers=2)
+    assert_same_scores(scores(load_checkpoint(_checkpoint(header), config=model_cfg), inputs()),
+                       _golden(header)["eval"])
 
 
 @pytest.mark.parametrize("header", HEADERS)

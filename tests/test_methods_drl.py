@@ -21,7 +21,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from methods_golden import FIXTURES, FULL, assert_same_scores, backbone, inputs, relative_deviation, scores, train_loss
+from methods_golden import (
+    FIXTURES,
+    FULL,
+    assert_same_scores,
+    backbone,
+    inputs,
+    recipe,
+    relative_deviation,
+    scores,
+    train_loss,
+)
 
 from tvrkit.errors import ConfigError
 from tvrkit.models import load_checkpoint
@@ -41,6 +51,12 @@ def test_official_checkpoint_scores_and_loss_equal_the_official_code(cdcr):
     golden, data = torch.load(GOLDEN[cdcr]), inputs()
     assert_same_scores(scores(model, data), golden["eval"])
     assert train_loss(model, data) == pytest.approx(float(golden["loss"]), abs=1e-5)
+
+
+def test_the_shipped_recipe_scores_as_the_official_code():
+    model = load_checkpoint(CHECKPOINT, config=recipe("msrvtt-drl-vit-b32.yaml"))
+    assert_same_scores(scores(model, inputs()), torch.load(GOLDEN[True])["eval"])
+    assert train_loss(model, inputs()) == pytest.approx(float(torch.load(GOLDEN[True])["loss"]), abs=1e-5)
 
 
 def test_cdcr_is_the_whole_loss_difference_between_drl_and_backbone_tvr():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from methods_golden import FIXTURES, assert_same_scores, backbone, inputs, scores, train_loss
+from methods_golden import FIXTURES, assert_same_scores, backbone, inputs, recipe, scores, train_loss
 
 from tvrkit.errors import ConfigError
 from tvrkit.models import load_checkpoint
@@ -42,6 +42,12 @@ def test_official_checkpoint_scores_and_loss_equal_the_official_code(layout):
     model = _load(layout, dropout=0.0)
     assert_same_scores(scores(model, data, videos=5), golden["eval"])
     assert train_loss(model, data) == pytest.approx(float(golden["loss"]), abs=1e-5)
+
+
+def test_the_shipped_recipe_loads_the_released_layout_and_scores_as_the_official_code():
+    model = load_checkpoint(FIXTURES / "xpool" / "hf" / "model_best.pth", config=recipe("msrvtt-xpool-vit-b32.yaml"))
+    golden = torch.load(FIXTURES / "xpool" / "hf" / "golden.pt")
+    assert_same_scores(scores(model, inputs(), videos=5), golden["eval"])
 
 
 def test_fresh_pooling_is_the_identity_projections_and_dropout_acts_only_in_training():
