@@ -140,3 +140,26 @@ def test_official_checkpoint_of_another_method_is_named(golden, tmp_path):
     torch.save(state, tmp_path / "bad.bin")
     with pytest.raises(Exception, match="unexpected: text_encoder.extra"):
         load_checkpoint(tmp_path / "bad.bin", config())
+
+
+def test_pretraining_checkpoint_loads_key_encoders_and_queues_or_drops_them(tmp_path):
+    """BirdPreTrainedModel's layout (the fine-tuning run's --init_model): *_k encoders, queues
+    [dim, size], FAM projectors and the MLM head."""
+    state = torch.load(FIXTURES / "pytorch_model.bin")
+    for key in list(state):
+        state[key.replace("_encoder.", "_encoder_k.", 1)] = state[key] * 0.5
+    queues = {"queue_v_cross_ng": torch.randn(64, 10), "queue_title_cross_ng": torch.randn(64, 10),
+              "queue_frame_cross_ng": torch.randn(64, 40), "queue_tag_cross_ng": torch.randn(64, 10),
+              "queue_frame_proj_ng": torch.randn(64, 40)}
+    state.update(queues, queue_ptr=torch.tensor([3]), **{"v_projector.linear_out.weight": torch.zeros(64, 64),
+                                                        "cls.bias": torch.zeros(512)})
+    torch.save(state, tmp_path / "pretrained.bin")
+    finetune = load_checkpoint(tmp_path / "pretrained.bin", config())
+    assert finetune.momentum is None
+    pre = load_checkpoint(tmp_path / "pretrained.bin", config(pretrain={"enabled": True, "queue_size": 10,
+                                                                        "frames": 4}))
+    assert torch.equal(pre.momentum.video_queue, queues["queue_v_cross_ng"].T)
+    assert torch.equal(pre.momentum.frame_queue, queues["queue_frame_cross_ng"].T) and int(pre.momentum.pointer) == 3
+    online = pre.encoder.temporal.position.weight
+    assert torch.equal(pre.momentum.key_encoder.temporal.position.weight, online * 0.5)
+    assert torch.equal(finetune.encoder.temporal.position.weight, online)

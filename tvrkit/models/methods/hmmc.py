@@ -52,6 +52,11 @@ from tvrkit.models.ops import check_frame_mask, l2norm, video_vector
 from tvrkit.models.temporal import SeqTransf
 
 TEXT_TOWER = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection")
+# BirdPreTrainedModel: queues as [dim, size] -> tvrkit's MomentumContrast buffers [size, dim]
+PRETRAIN_QUEUES = {"queue_title_cross_ng": "momentum.text_queue", "queue_v_cross_ng": "momentum.video_queue",
+                   "queue_frame_cross_ng": "momentum.frame_queue"}
+PRETRAIN_ONLY = ("t_projector.", "t_projector_k.", "v_projector.", "v_projector_k.", "v_predictor.", "cls.",
+                 "queue_tag_cross_ng", "queue_frame_proj_ng")
 
 
 class HmmcEncoder(nn.Module):
@@ -217,15 +222,39 @@ class HMMC(Method):
 
     @classmethod
     def map_official(cls, state: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
-        """BirdModel's ``state_dict``: ``text_encoder.*`` (CLIP's text tower), ``visual_encoder.visual.*``
-        (its image tower), the temporal transformer. HMMC keeps no logit scale (fixed 100)."""
-        backbone = "encoder." + BACKBONE_PREFIX
-        text, rest = split_prefix(state, "text_encoder.")
-        # anything else under text_encoder. keeps its name, so that the strict load reports it
-        mapped = {(backbone + k if k.startswith(TEXT_TOWER) else "text_encoder." + k): v for k, v in text.items()}
-        mapped.update(rename(rest, {"visual_encoder.visual.": backbone + "visual.",
-                                    "visual_encoder.temporal_transformer.": "encoder.temporal.transformer.",
-                                    "visual_encoder.frame_position_embeddings.weight":
-                                        "encoder.temporal.position.weight"}))
-        mapped[backbone + "logit_scale"] = torch.log(torch.tensor(cfg.hmmc.logit_scale))
-        return mapped
+        """BirdModel's ``state_dict`` (fine-tuned) or BirdPreTrainedModel's (pre-trained, the
+        fine-tuning run's ``--init_model``): ``text_encoder.*`` (CLIP's text tower),
+        ``visual_encoder.visual.*`` (its image tower), the temporal transformer. HMMC keeps no
+        logit scale (fixed 100). Pre-training's key encoders and video/text/frame queues load
+        into the momentum module when ``pretrain.enabled``, and are dropped otherwise, as
+        BirdModel drops them; FAM's projectors, the MLM head and the tag/frame-projection queues
+        are always dropped (not implemented)."""
+        mapped = _map_encoder(state, "", "encoder.")
+        key_encoder = _map_encoder(state, "_k", "momentum.key_encoder.")
+        if cfg.hmmc.pretrain.enabled:
+            mapped.update(key_encoder)
+            mapped.update({target: state[source].T for source, target in PRETRAIN_QUEUES.items() if source in state})
+            if "queue_ptr" in state:
+                mapped["momentum.pointer"] = state["queue_ptr"].reshape(())
+        dropped = (*PRETRAIN_ONLY, *PRETRAIN_QUEUES, "queue_ptr")
+        rest = {k: v for k, v in state.items()
+                if not k.startswith(("text_encoder.", "visual_encoder.", "text_encoder_k.", "visual_encoder_k.",
+                                     *dropped))}
+        return {**mapped, **rest}  # anything left over is named by the strict load
+
+
+def _map_encoder(state: dict[str, Tensor], suffix: str, target: str) -> dict[str, Tensor]:
+    """HMMC's ``text_encoder{suffix}.*`` and ``visual_encoder{suffix}.*`` -> :class:`HmmcEncoder` keys
+    under ``target``."""
+    backbone = target + BACKBONE_PREFIX
+    text, _ = split_prefix(state, f"text_encoder{suffix}.")
+    visual, _ = split_prefix(state, f"visual_encoder{suffix}.")
+    # keys outside CLIP's text tower keep their names, so that the strict load reports them
+    mapped = {(backbone + k if k.startswith(TEXT_TOWER) else f"text_encoder{suffix}." + k): v for k, v in text.items()}
+    mapped.update(rename({f"visual_encoder{suffix}." + k: v for k, v in visual.items()}, {
+        f"visual_encoder{suffix}.visual.": backbone + "visual.",
+        f"visual_encoder{suffix}.temporal_transformer.": target + "temporal.transformer.",
+        f"visual_encoder{suffix}.frame_position_embeddings.weight": target + "temporal.position.weight"}))
+    if text or visual:
+        mapped[backbone + "logit_scale"] = torch.log(torch.tensor(100.0))  # unused by HMMC: ln of its fixed scale
+    return mapped

@@ -111,8 +111,8 @@ class VSCHA(Method):
         self.attention = AttentionPool(dim, opts.heads, opts.dropout)
         width = dim // opts.center
         self.weight_fc = nn.Sequential(nn.Linear(2 * width, 4 * width), nn.ReLU(inplace=True), nn.Linear(4 * width, 1))
-        # VSC-HA trains CLIP's own logit scale (clamped at ln 100 after each step); the backbone's is frozen.
-        self.logit_scale = nn.Parameter(self.backbone.clip.logit_scale.detach().clone())
+        # VSC-HA trains CLIP's own logit scale, in CLIP's parameter group (clamped at ln 100).
+        self.backbone.clip.logit_scale.requires_grad_(True)
 
     # ---- encoders ---------------------------------------------------------------------------
     def encode_text(self, tokens: Tensor) -> TextFeatures:
@@ -184,7 +184,7 @@ class VSCHA(Method):
         t, frames, mask = text.sentence, video.frames, video.frame_mask
         if self.training:
             frames = self.compress(t, frames, mask)
-        scale = self.logit_scale.clamp(max=math.log(100.0)).exp()
+        scale = self.backbone.clip.logit_scale.clamp(max=math.log(100.0)).exp()
         tn = l2norm(t)
         # absolute pool as official: row i is text i against video i pooled by text j
         absolute = absolute_pool(t, frames, mask)  # [texts, videos, D]
@@ -212,8 +212,6 @@ class VSCHA(Method):
         if any(k.startswith(("text_model.", "vision_model.")) for k in clip):
             clip = hf_clip_to_openai(clip)
         mapped, _ = openai_clip_to_backbone(clip, prefix="")
-        if "logit_scale" in clip:
-            mapped["logit_scale"] = clip["logit_scale"]
         rest = {k: v for k, v in rest.items() if not k.startswith(UNUSED_OFFICIAL)}
         return {**mapped, **rename(rest, OFFICIAL_NAMES)}
 
