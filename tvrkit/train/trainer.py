@@ -35,9 +35,11 @@ from tvrkit.train.precision import grad_scaler, prepare_model, resolve_precision
 log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.json"
-# Keys that may change between a run and its resume without changing what is computed.
+# Keys that may change between a run and its resume without changing what is computed
+# (train.init: a resumed run takes every weight from its own checkpoint).
 RESUME_SAFE_KEYS = ("out", "train.progress", "train.log_every", "train.keep_last", "train.eval_every",
-                    "train.save_every", "train.max_skipped", "train.threads", "data.workers", "data.eval_batch_size")
+                    "train.save_every", "train.max_skipped", "train.threads", "data.workers", "data.eval_batch_size",
+                    "train.init")
 
 
 def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
