@@ -15,6 +15,10 @@ from tvrkit.cli.common import drop_none, set_option
 @click.option("--format", "format_", type=click.Choice(["lmdb", "wds"]), help="Shard format (default wds).")
 @click.option("--split", "splits", multiple=True, help="Split to shard (repeatable; default: every split).")
 @click.option("--jpeg-quality", type=click.IntRange(1, 100), help="JPEG quality of stored frames (default 90).")
+@click.option("--crop", type=click.Choice(["none", "center"]),
+              help="Store full frames (none, default) or only the central --crop-size square (center).")
+@click.option("--crop-size", type=click.IntRange(min=1),
+              help="Side of the stored square with --crop center (default 224).")
 @click.option("--shard-size", help="Upper bound of one wds shard, e.g. 512MB (default), 1GiB.")
 @click.option("--shard-multiple", type=click.IntRange(min=1),
               help="Make the wds shard count a multiple of this, e.g. ranks x workers (default 8).")

@@ -61,6 +61,8 @@ class ClipDataset:
         self.transform = FrameTransform(policy.image_size)  # uint8 in the worker; the model's device normalises
         augment = policy.augment if policy.augment and policy.augment.active else None
         self.augment = VideoAugment(augment, policy.image_size, self.transform.crop) if augment else None
+        # frames stored center-cropped have one size and nothing around them to crop from
+        reader.check_frames(policy.image_size, random_crop=augment is not None and augment.crop_scale is not None)
         self.corrupt = 0  # per process: each worker counts what it skipped
 
     def __len__(self) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tvrkit.errors import DataError
+from tvrkit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,29 @@ Pick = Callable[[VideoInfo], Sequence[int]]
 class FrameReader(abc.ABC):
     """Frames of one split in one storage format."""
 
+    manifest_file: Path | None = None  # the shards' manifest.json (None for raw video)
+    stored_crop: int | None = None  # side of the square the frames were stored as (shard --crop center)
+
     def __init__(self, root: str | os.PathLike[str], split: str) -> None:
         self.root = Path(root)
         self.split = split
         self._pid = -1
+
+    def check_frames(self, image_size: int, random_crop: bool) -> None:
+        """:class:`ConfigError` when the stored frames cannot give what a loader asks for: frames
+        stored center-cropped (``tvrkit shard --crop center``) have one size and no surroundings."""
+        if self.stored_crop is None:
+            return
+        where = f"{self.manifest_file} (params: crop center, crop_size {self.stored_crop})"
+        if image_size != self.stored_crop:
+            raise ConfigError(f"data.image_size: the loader needs {image_size} px frames (data.image_size, or the "
+                              f"model's input size when null), but {where} holds {self.stored_crop} px center crops; "
+                              f"set data.image_size={self.stored_crop} for a model of that size, or reshard with "
+                              f"--crop-size {image_size} or --crop none")
+        if random_crop:
+            raise ConfigError(f"data.augment.crop_scale: a random resized crop needs the full frames, but {where} "
+                              "holds only their central square; set data.augment.crop_scale=null or reshard with "
+                              "--crop none")
 
     @abc.abstractmethod
     def video_ids(self) -> list[str]:
@@ -88,6 +107,7 @@ def _decode_all(jpegs: Sequence[bytes]) -> Any:
 
 
 def _manifest(root: Path, fmt: str, split: str) -> tuple[Path, dict[str, Any]]:
+    """A split's shard directory and manifest."""
     from tvrkit.shards.base import split_dir
     from tvrkit.shards.manifest import read_manifest
 
@@ -120,6 +140,7 @@ class LmdbReader(FrameReader):
     def __init__(self, root: str | os.PathLike[str], split: str) -> None:
         super().__init__(root, split)
         self.dir, manifest = _manifest(self.root, "lmdb", split)
+        self.manifest_file, self.stored_crop = self.dir / "manifest.json", manifest["params"]["crop_size"]
         self._ids = [v for shard in manifest["shards"] for v in shard["video_ids"]]
 
     def video_ids(self) -> list[str]:
@@ -192,6 +213,7 @@ class WdsReader(FrameReader):
     def __init__(self, root: str | os.PathLike[str], split: str) -> None:
         super().__init__(root, split)
         self.dir, manifest = _manifest(self.root, "wds", split)
+        self.manifest_file, self.stored_crop = self.dir / "manifest.json", manifest["params"]["crop_size"]
         stat = (self.dir / "manifest.json").stat()
         self._index = _tar_index(str(self.dir), (stat.st_mtime_ns, stat.st_size))
         self._ids = [v for shard in manifest["shards"] for v in shard["video_ids"]]

@@ -13,6 +13,8 @@ class ShardConfig:
     format: str = "wds"
     splits: tuple[str, ...] = ()
     jpeg_quality: int = 90
+    crop: str = "none"  # none: full short-side frames; center: the central crop_size square only
+    crop_size: int = 224
     shard_size: str = "512MB"
     shard_multiple: int = 8
     workers: int = 2

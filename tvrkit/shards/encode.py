@@ -64,6 +64,7 @@ class EncodeJob:
     fragment: str
     jpeg_quality: int
     decoders: tuple[str, ...]
+    crop_size: int | None = None  # store only the central square of this side (shard --crop center)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +99,17 @@ def read_fragment_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
         return json.loads(read_member(fh, members[-1]))
 
 
+def center_square(chunk: Any, size: int) -> Any:
+    """``[n, H, W, 3]`` frames as the loaders crop them (:class:`~tvrkit.data.transforms.FrameTransform`:
+    short side resized to ``size`` if needed, then the central square), still ``[n, size, size, 3]``."""
+    import torch
+
+    from tvrkit.data.transforms import FrameTransform
+
+    frames = FrameTransform(size).crop(torch.from_numpy(chunk).permute(0, 3, 1, 2))
+    return frames.permute(0, 2, 3, 1).contiguous().numpy()
+
+
 def _write_fragment(job: EncodeJob, decoder: str) -> dict[str, Any]:
     from tvrkit.media.decode import open_video
 
@@ -105,6 +117,8 @@ def _write_fragment(job: EncodeJob, decoder: str) -> dict[str, Any]:
     count, width, height = 0, 0, 0
     with atomic_path(job.fragment) as tmp, open(tmp, "wb") as out:
         for chunk in stream.chunks():
+            if job.crop_size is not None:
+                chunk = center_square(chunk, job.crop_size)
             for frame in chunk:
                 out.write(member_bytes(frame_member(job.video_id, count), encode_jpeg(frame, job.jpeg_quality)))
                 count += 1

@@ -41,13 +41,16 @@ STATUS_PREFIX = "catalog status"
 
 def shard_params(cfg: ShardConfig) -> dict[str, Any]:
     """The settings that determine shard bytes (recorded in, and compared against, manifests)."""
-    return {"jpeg_quality": cfg.jpeg_quality, "shard_size": parse_size(cfg.shard_size),
-            "shard_multiple": cfg.shard_multiple, "decoders": list(cfg.decoders)}
+    return {"jpeg_quality": cfg.jpeg_quality, "crop": cfg.crop,
+            "crop_size": cfg.crop_size if cfg.crop == "center" else None,
+            "shard_size": parse_size(cfg.shard_size), "shard_multiple": cfg.shard_multiple,
+            "decoders": list(cfg.decoders)}
 
 
 def staging_dir(root: str | os.PathLike[str], params: dict[str, Any]) -> Path:
-    """Fragments depend on quality and decoder order only, so both formats share them."""
-    return Path(root) / "shards" / ".staging" / f"q{params['jpeg_quality']}-{'-'.join(params['decoders'])}"
+    """Fragments depend on quality, crop and decoder order only, so both formats share them."""
+    crop = f"-center{params['crop_size']}" if params["crop_size"] else ""
+    return Path(root) / "shards" / ".staging" / f"q{params['jpeg_quality']}{crop}-{'-'.join(params['decoders'])}"
 
 
 def _is_complete(out: Path, params: dict[str, Any], encodable: list[str], split_ids: list[str]) -> bool:
@@ -145,7 +148,7 @@ def run_shard(cfg: ShardConfig) -> dict[str, Any]:
                     failures.record(item["video_id"], item["error"])
         wanted = list(dict.fromkeys(v for s in todo for v in encodable[s]))
         jobs = [EncodeJob(v, str(compressed / f"{v}.mp4"), str(staging / f"{v}.tar"), cfg.jpeg_quality,
-                          tuple(cfg.decoders)) for v in wanted]
+                          tuple(cfg.decoders), params["crop_size"]) for v in wanted]
         staged: dict[str, Staged] = {}
         for result in _progress(_stage(jobs, cfg.workers), len(jobs)):
             staged[result.video_id] = result
