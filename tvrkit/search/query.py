@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tvrkit.errors import ConfigError, StageError
+from tvrkit.search.encode import encode_query
 
 MAX_QUERY_CHARS = 1000  # the text tower reads max_words tokens; longer input is a client error
 MAX_K = 100
@@ -132,6 +133,7 @@ class SearchIndex:
             raise StageError(f"{self.path}: index files disagree ({len(ids)} rows, {len(self.store)} stored, "
                              f"{self.vectors.ntotal} vectors): a run was interrupted; re-run `tvrkit index`")
         self.by_id = {r["video_id"]: r for r in self.rows}
+        self.row_of = {vid: i for i, vid in enumerate(ids)}
         self.identity = meta["identity"]
         asked = model_spec(checkpoint, model_config) if (checkpoint or model_config) else meta["model"]
         ecfg = eval_config(asked)
@@ -166,7 +168,6 @@ class SearchIndex:
         import torch
 
         from tvrkit.eval.retrieve import fine_needed, model_scorer
-        from tvrkit.search.encode import encode_query
 
         text, k = check_query(text, k)
         if rerank_topk is not None and (isinstance(rerank_topk, bool) or rerank_topk < 1):
@@ -190,6 +191,14 @@ class SearchIndex:
             hits = [self._hit(int(r), float(s), float(g), query[0].numpy()) for r, s, g in
                     zip(rows[:k], scores[:k], global_scores[:k], strict=True)]
         return SearchResult(text, hits, time.perf_counter() - started, len(rows) if fine else 0)
+
+    def locate(self, text: str, video_id: str) -> Moment:
+        """The moment of library video ``video_id`` that best matches ``text`` (wherever it ranks)."""
+        text, _ = check_query(text, 1)
+        row = self.row_of[video_id]
+        with self._lock:
+            query = self.model.global_embeddings(encode_query(self.model, [text], self.max_words, self.device))
+        return self._hit(row, 0.0, 0.0, query.float().cpu()[0].numpy()).moment
 
     def _hit(self, row: int, score: float, global_score: float, query: np.ndarray) -> Hit:
         frames = self.store.rows([row], ["frames", "frame_mask"])
