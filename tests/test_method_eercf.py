@@ -195,3 +195,23 @@ def test_eval_ranks_by_coarse_and_reranks_the_methods_top_k(tmp_path):
                                           "report": {"enabled": False}}))
     assert two["protocol"]["coarse_to_fine"]["k"]["t2v"] == 2
     assert two["protocol"]["coarse_to_fine"]["global_ranking"] == c2f["global_ranking"]  # the same coarse stage
+
+
+def test_bench_two_stage_with_k_covering_the_gallery_is_the_every_pair_ranking(tmp_path):
+    """tvrkit.bench.eercf's problem and rankings, small and in this process."""
+    from tvrkit.bench.coarse_fine import _measure
+    from tvrkit.bench.eercf import Case, _write_problem, build, report
+
+    threads = torch.get_num_threads()
+    case = Case(videos=40, texts=12, k=40, frames=4, patches=4)
+    try:
+        _write_problem(case, tmp_path)
+        model = build(case)
+        covering, full, top5 = (_measure(case, tmp_path, k, lambda _case: model) for k in (case.k, None, 5))
+    finally:
+        torch.set_num_threads(threads)
+    assert covering["metrics"] == full["metrics"] and covering["k"] == full["k"] == 40
+    assert top5["k"] == 5 and top5["global_metrics"] == full["global_metrics"]
+    runs = {"two-stage": top5, "every pair by total": full}
+    text = report({"case": dataclasses.asdict(case), "generation_seconds": 0.0, "runs": runs})
+    assert "two-stage (K = 5) vs every pair by total" in text and "| coarse only |" in text

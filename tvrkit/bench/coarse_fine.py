@@ -97,8 +97,9 @@ def _write_problem(case: Case, directory: Path) -> None:
     texts.close({"caption_video_ids": [f"v{t}" for t in targets.tolist()]})
 
 
-def _measure(case: Case, directory: Path, k: int | None) -> dict[str, Any]:
-    """One ranking in this (fresh) process: rank_t2v over the memory-mapped stores."""
+def _measure(case: Any, directory: Path, k: int | None, build: Any = None) -> dict[str, Any]:
+    """One ranking in this (fresh) process: rank_t2v over the memory-mapped stores, with the
+    model ``build(case)`` makes (default: this benchmark's; ``case`` needs ``threads``, ``rerank_pairs``)."""
     import torch
 
     from tvrkit.eval.embed import Embedded
@@ -107,7 +108,7 @@ def _measure(case: Case, directory: Path, k: int | None) -> dict[str, Any]:
     from tvrkit.eval.store import FeatureStore
 
     torch.set_num_threads(case.threads)
-    model = _model(case)
+    model = (build or _model)(case)
     texts, videos = FeatureStore(directory / "texts"), FeatureStore(directory / "videos")
     embedded = Embedded(texts, videos, texts.ids, texts.extra["caption_video_ids"], texts.ids, videos.ids, [],
                         0.0, True)
