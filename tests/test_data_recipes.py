@@ -82,7 +82,7 @@ def test_video_augment_same_box_for_every_frame_and_deterministic():
 def test_global_batch_divides_over_ranks_and_accumulation():
     assert rank_batch_size(128, 4, 2) == 16
     assert rank_batch_size(32, 1) == 32
-    with pytest.raises(ConfigError, match=r"data\.batch_size: the global batch 10 .* 4 rank\(s\) x train\.grad_accum 1"):
+    with pytest.raises(ConfigError, match=r"data\.batch_size: the global batch 10 .* 4 rank\(s\) x train\.grad_accum"):
         rank_batch_size(10, 4)
     with pytest.raises(ConfigError, match=r"multiple of 6"):
         rank_batch_size(32, 2, 3)
