@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
 from tvrkit.models.features import TextFeatures, VideoFeatures
+from tvrkit.models.losses import symmetric_infonce
 from tvrkit.models.methods.base import Method
 from tvrkit.models.methods.layouts import openai_clip_to_backbone, rename
 from tvrkit.models.methods.ucofia_ops import PatchShift, TokenSelector
@@ -55,12 +56,6 @@ def nested_softmax_pool(sim: Tensor, weight: Tensor, dim: int) -> Tensor:
     x = sim.movedim(dim, -1)
     attn = torch.softmax(torch.softmax(x / TEMPERATURE, dim=-1) @ weight / TEMPERATURE, dim=-1)
     return (attn * x).sum(-1)
-
-
-def symmetric_cross_entropy(logits: Tensor) -> Tensor:
-    """CrossEn on the rows and on the columns of a square matrix whose diagonal holds the pairs."""
-    diag = torch.arange(logits.shape[0], device=logits.device)
-    return (F.cross_entropy(logits, diag) + F.cross_entropy(logits.T, diag)) / 2
 
 
 class UCoFiA(Method):
@@ -165,7 +160,9 @@ class UCoFiA(Method):
     # ---- training -----------------------------------------------------------------------------
     def loss(self, text: TextFeatures, video: VideoFeatures) -> tuple[Tensor, dict[str, float]]:
         text, video = self.gather(text, video)
-        loss = symmetric_cross_entropy(self.score_block(text, video, ("total",))["total"])
+        # the official CrossEn on the rows and on the columns of total (already logit-scaled)
+        total = self.score_block(text, video, ("total",))["total"]
+        loss = symmetric_infonce(total, total.new_ones(()))
         return loss, {"loss": float(loss.detach()), "logit_scale": float(self.scale().detach())}
 
     # ---- official checkpoints -----------------------------------------------------------------
