@@ -53,6 +53,13 @@ def clip_logit_scale(backbone: torch.nn.Module) -> Tensor:
     return backbone.clip.logit_scale.clamp(max=MAX_LOG_SCALE).exp()
 
 
+def clip_contrastive(backbone: torch.nn.Module, sim: Tensor) -> tuple[Tensor, dict[str, float]]:
+    """The CLIP4Clip family's loss: symmetric cross-entropy of ``clip_logit_scale * sim [N, N]``."""
+    scale = clip_logit_scale(backbone)
+    loss = symmetric_infonce(sim, scale)
+    return loss, {"loss": float(loss.detach()), "logit_scale": float(scale.detach())}
+
+
 def map_clip_and_temporal(state: dict[str, Tensor], extra: dict[str, str] | None = None) -> dict[str, Tensor]:
     """``clip.*`` -> the backbone, the temporal module's keys -> ``temporal.*``, ``extra`` renames."""
     backbone, rest = openai_clip_to_backbone(state)
@@ -86,9 +93,7 @@ class Clip4Clip(Method):
 
     def loss(self, text: TextFeatures, video: VideoFeatures) -> tuple[Tensor, dict[str, float]]:
         text, video = self.gather(text, video)
-        scale = clip_logit_scale(self.backbone)
-        loss = symmetric_infonce(l2norm(text.sentence) @ self.global_embeddings(video).T, scale)
-        return loss, {"loss": float(loss.detach()), "logit_scale": float(scale.detach())}
+        return clip_contrastive(self.backbone, l2norm(text.sentence) @ self.global_embeddings(video).T)
 
     @classmethod
     def looks_like(cls, state: dict[str, Tensor]) -> bool:

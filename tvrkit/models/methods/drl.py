@@ -31,9 +31,9 @@ from tvrkit.models.config import ModelConfig
 from tvrkit.models.encoder import embed_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.heads import TokenInteraction
-from tvrkit.models.losses import decorrelation_loss, symmetric_infonce
+from tvrkit.models.losses import decorrelation_loss
 from tvrkit.models.methods.base import Method
-from tvrkit.models.methods.clip4clip import clip_logit_scale, map_clip_and_temporal, official_temporal
+from tvrkit.models.methods.clip4clip import clip_contrastive, map_clip_and_temporal, official_temporal
 
 WEIGHT_KEYS = {"text_weight_fc.": "interaction.text_weight.", "video_weight_fc.": "interaction.video_weight."}
 
@@ -77,10 +77,8 @@ class DRL(Method):
 
     def loss(self, text: TextFeatures, video: VideoFeatures) -> tuple[Tensor, dict[str, float]]:
         text, video = self.gather(text, video)
-        scale = clip_logit_scale(self.backbone)
-        contrastive = symmetric_infonce(self._wti(text, video), scale)
-        logs = {"contrastive": float(contrastive.detach()), "logit_scale": float(scale.detach())}
-        loss = contrastive
+        loss, logs = clip_contrastive(self.backbone, self._wti(text, video))
+        logs["contrastive"] = logs["loss"]
         opts = self.opts
         if opts.cdcr:
             cdcr = decorrelation_loss(text, video, self.interaction, off_diagonal=opts.cdcr_alpha2,

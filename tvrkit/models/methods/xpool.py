@@ -34,9 +34,8 @@ from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
 from tvrkit.models.encoder import embed_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
-from tvrkit.models.losses import symmetric_infonce
 from tvrkit.models.methods.base import Method
-from tvrkit.models.methods.clip4clip import clip_logit_scale
+from tvrkit.models.methods.clip4clip import clip_contrastive
 from tvrkit.models.methods.layouts import hf_clip_to_openai, openai_clip_to_backbone, rename, split_prefix
 from tvrkit.models.methods.options import XPoolOptions
 from tvrkit.models.ops import l2norm, masked_softmax
@@ -112,9 +111,7 @@ class XPool(Method):
 
     def loss(self, text: TextFeatures, video: VideoFeatures) -> tuple[Tensor, dict[str, float]]:
         text, video = self.gather(text, video)
-        scale = clip_logit_scale(self.backbone)
-        loss = symmetric_infonce(self._cosine(text, video), scale)
-        return loss, {"loss": float(loss.detach()), "logit_scale": float(scale.detach())}
+        return clip_contrastive(self.backbone, self._cosine(text, video))
 
     @classmethod
     def looks_like(cls, state: dict[str, Tensor]) -> bool:
