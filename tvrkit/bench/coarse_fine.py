@@ -138,28 +138,38 @@ def run_benchmark(case: Case) -> dict[str, Any]:
     return {"case": dataclasses.asdict(case), "generation_seconds": generation, "runs": runs}
 
 
-def report(result: dict[str, Any]) -> str:
-    """Markdown: one row per ranking (plus the global level alone), then speed-up and R@1 difference."""
-    case, runs = result["case"], result["runs"]
-    lines = [f"{case['texts']:,} texts x {case['videos']:,} videos (T = {case['frames']}, L = {case['words']}), "
-             f"levels {', '.join(LEVELS)} of tvrkit-tiny, {case['threads']} thread(s); "
-             f"features generated in {result['generation_seconds']:.0f} s", "",
-             "| ranking | K | wall s (global + fine) | CPU s | peak RSS MiB | R@1 | R@5 | R@10 | MnR |",
+def ranking_table(runs: dict[str, Any], coarse: dict[str, Any], coarse_label: str) -> list[str]:
+    """Markdown table: each ranking's K, wall/CPU time, peak RSS and recall, then the coarse ranking
+    of run ``coarse`` alone (its ``global_metrics``) as ``coarse_label``."""
+    lines = ["| ranking | K | wall s (global + fine) | CPU s | peak RSS MiB | R@1 | R@5 | R@10 | MnR |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, run in runs.items():
         m = run["metrics"]
         lines.append(f"| {name} | {run['k']:,} | {run['seconds']:.1f} ({run['global_seconds']:.1f} + "
                      f"{run['fine_seconds']:.1f}) | {run['cpu_seconds']:.1f} | {run['peak_rss_mib']:,.0f} | "
                      f"{m['R@1']:.2f} | {m['R@5']:.2f} | {m['R@10']:.2f} | {m['MnR']:.1f} |")
-    m = runs["coarse-to-fine"]["global_metrics"]
-    lines.append(f"| global level only | - | - | - | - | {m['R@1']:.2f} | {m['R@5']:.2f} | {m['R@10']:.2f} | "
+    m = coarse["global_metrics"]
+    lines.append(f"| {coarse_label} | - | - | - | - | {m['R@1']:.2f} | {m['R@5']:.2f} | {m['R@10']:.2f} | "
                  f"{m['MnR']:.1f} |")
+    return lines
+
+
+def comparison(fast: dict[str, Any], full: dict[str, Any], fast_name: str, full_name: str) -> str:
+    """One line: how much less time the re-ranking run ``fast`` took than ``full``, and its R@1 difference."""
+    return (f"{fast_name} (K = {fast['k']}) vs {full_name}: {full['seconds'] / fast['seconds']:.1f}x less wall time, "
+            f"{full['cpu_seconds'] / fast['cpu_seconds']:.1f}x less CPU time; R@1 difference "
+            f"({fast_name} - {full_name}) = {fast['metrics']['R@1'] - full['metrics']['R@1']:+.2f} points")
+
+
+def report(result: dict[str, Any]) -> str:
+    """Markdown: one row per ranking (plus the global level alone), then speed-up and R@1 difference."""
+    case, runs = result["case"], result["runs"]
+    lines = [f"{case['texts']:,} texts x {case['videos']:,} videos (T = {case['frames']}, L = {case['words']}), "
+             f"levels {', '.join(LEVELS)} of tvrkit-tiny, {case['threads']} thread(s); "
+             f"features generated in {result['generation_seconds']:.0f} s", ""]
+    lines += ranking_table(runs, runs["coarse-to-fine"], "global level only")
     if "full fine" in runs:
-        full, c2f = runs["full fine"], runs["coarse-to-fine"]
-        lines += ["", f"coarse-to-fine (K = {c2f['k']}) vs full fine scoring: "
-                  f"{full['seconds'] / c2f['seconds']:.1f}x less wall time, "
-                  f"{full['cpu_seconds'] / c2f['cpu_seconds']:.1f}x less CPU time; R@1 difference "
-                  f"(coarse-to-fine - full) = {c2f['metrics']['R@1'] - full['metrics']['R@1']:+.2f} points"]
+        lines += ["", comparison(runs["coarse-to-fine"], runs["full fine"], "coarse-to-fine", "full fine scoring")]
     return "\n".join(lines)
 
 

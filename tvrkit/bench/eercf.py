@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tvrkit.bench.coarse_fine import _fresh, _measure
+from tvrkit.bench.coarse_fine import _fresh, _measure, comparison, ranking_table
 
 CHUNK = 2_000  # videos generated and written per step: bounds the generator's memory
 
@@ -105,22 +105,11 @@ def run_benchmark(case: Case) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> str:
     """Markdown: each ranking's time and recall, the coarse stage alone, then the ratio and R@1 difference."""
     case, runs = result["case"], result["runs"]
-    two, full = runs["two-stage"], runs["every pair by total"]
     lines = [f"EERCF, {case['texts']:,} texts x {case['videos']:,} videos (T = {case['frames']}, "
              f"P = {case['patches']} patches per frame), random tiny model on generated features, "
-             f"{case['threads']} thread(s); features generated in {result['generation_seconds']:.0f} s", "",
-             "| ranking | K | wall s (coarse + fine) | CPU s | peak RSS MiB | R@1 | R@5 | R@10 | MnR |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, run in runs.items():
-        m = run["metrics"]
-        lines.append(f"| {name} | {run['k']:,} | {run['seconds']:.1f} ({run['global_seconds']:.1f} + "
-                     f"{run['fine_seconds']:.1f}) | {run['cpu_seconds']:.1f} | {run['peak_rss_mib']:,.0f} | "
-                     f"{m['R@1']:.2f} | {m['R@5']:.2f} | {m['R@10']:.2f} | {m['MnR']:.1f} |")
-    m = two["global_metrics"]
-    lines += [f"| coarse only | - | - | - | - | {m['R@1']:.2f} | {m['R@5']:.2f} | {m['R@10']:.2f} | {m['MnR']:.1f} |",
-              "", f"two-stage (K = {two['k']}) vs every pair by total: {full['seconds'] / two['seconds']:.1f}x less "
-              f"wall time, {full['cpu_seconds'] / two['cpu_seconds']:.1f}x less CPU time; R@1 difference "
-              f"(two-stage - every pair) = {two['metrics']['R@1'] - full['metrics']['R@1']:+.2f} points"]
+             f"{case['threads']} thread(s); features generated in {result['generation_seconds']:.0f} s", ""]
+    lines += ranking_table(runs, runs["two-stage"], "coarse only")
+    lines += ["", comparison(runs["two-stage"], runs["every pair by total"], "two-stage", "every pair by total")]
     return "\n".join(lines)
 
 
