@@ -125,3 +125,11 @@ def test_decoding_finds_damage_inside_the_frames(tmp_path):
 
 def test_strip_level():
     assert strip_level("[h264 @ 0x1] [error] bad NAL [x] y") == "bad NAL [x] y"
+
+
+def test_stderr_tail_drops_object_addresses() -> None:
+    from tvrkit.media.probe import stderr_tail
+
+    text = "[fc#0 @ 0x561294111380] [fatal] Stream specifier ':v' matches no streams\n[in#0/mov @ 0x5650] ok"
+    assert stderr_tail(text) == "[fc#0] [fatal] Stream specifier ':v' matches no streams\n[in#0/mov] ok"
+    assert stderr_tail(text, lines=1) == "[in#0/mov] ok"

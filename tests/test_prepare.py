@@ -16,7 +16,7 @@ import pytest
 from tvrkit.catalog import read_catalog
 from tvrkit.cli import main
 from tvrkit.media.testsrc import make_video, truncate
-from tvrkit.runlog import read_failures
+from tvrkit.runlog import FAILURES_FILE, read_failures
 
 GOOD = ("land scape é", "portrait", "nested")
 BAD = ("zero", "random", "truncated", "audio only")
@@ -121,6 +121,10 @@ def test_a_fixed_video_leaves_the_failure_log(tmp_path, videos, captions):
 def test_parts_produce_what_one_machine_does(tmp_path, prepared, videos, captions):
     for part in ("2/2", "1/2"):
         assert _custom(tmp_path, videos, captions, "--part", part) == 0
+    assert not (tmp_path / "catalog").exists()  # parts write only their own folders
+    parts = [json.loads((tmp_path / "parts" / "prepare" / f"part-{i}-of-2" / "result.json").read_text())["summary"]
+             for i in (1, 2)]
+    assert _custom(tmp_path, videos, captions, "--merge") == 0
     for name in ("videos", "captions", "splits"):
         assert pq.read_table(tmp_path / "catalog" / f"{name}.parquet").equals(
             pq.read_table(prepared / "catalog" / f"{name}.parquet")), name
@@ -130,8 +134,10 @@ def test_parts_produce_what_one_machine_does(tmp_path, prepared, videos, caption
     ours = sorted(read_failures(tmp_path), key=key)
     assert [(r["item"], r["step"], r["error"]) for r in ours] == [
         (r["item"], r["step"], r["error"]) for r in sorted(read_failures(prepared), key=key)]
-    parts = [json.loads((tmp_path / f"prepare.summary.part-{i}-of-2.json").read_text()) for i in (1, 2)]
     assert sum(p["processed"] for p in parts) == 8 and all(0 < p["processed"] < 8 for p in parts)
+    assert (tmp_path / FAILURES_FILE).read_bytes() == (prepared / FAILURES_FILE).read_bytes()
+    assert json.loads((tmp_path / "prepare.summary.json").read_text())["parts"]["count"] == 2
+    assert not (tmp_path / "parts").exists()
 
 
 def test_skip_videos_builds_the_catalog_only(tmp_path, videos, captions):
@@ -155,6 +161,8 @@ def test_synthetic_end_to_end(tmp_path):
     ("args", "message"),
     [
         (["custom", "--part", "0/2"], "must be I/N"),
+        (["custom", "--part", "1/2", "--merge"], "goes with neither --merge"),
+        (["custom", "--part", "auto"], "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT not set"),
         (["custom", "--size", "225"], "compress.size"),
         (["nope"], "dataset: \"nope\" is not allowed"),
         (["custom", "--skip-videos"], "--captions FILE is required"),

@@ -2,21 +2,20 @@
 ``ROOT/compressed/{video_id}.mp4``, probe results -> ``videos.parquet``, failures ->
 ``ROOT/failures.jsonl``, and a summary JSON written last.
 
-``part`` I/N compresses a deterministic share of the videos, so N machines can split the
-work. Each run then merges only its own videos' rows into the shared catalog and failure
-log (under a file lock), so after all N parts ROOT holds what one machine would produce.
+``part`` I/N (or ``auto``: the Slurm array task's share, see :mod:`tvrkit.parts`) compresses a
+deterministic share of the videos, so N machines can split the work. A part writes only its
+own videos under ``compressed/`` and its rows and failures under ``ROOT/parts/prepare/``;
+``merge`` then writes the catalog, ``failures.jsonl`` and the summary, byte-identical to
+what one machine would have written.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,21 @@ from tvrkit.catalog import Catalog, arrow_schema, catalog_dir, write_catalog
 from tvrkit.config import save_resolved, to_dict
 from tvrkit.datasets.base import BuildRequest
 from tvrkit.datasets.locate import locate_videos
-from tvrkit.datasets.parsing import stable_fraction
 from tvrkit.datasets.registry import get_dataset
 from tvrkit.errors import ConfigError, StageError
 from tvrkit.fsutil import write_text_atomic
 from tvrkit.media.compress import CompressConfig, Job, Outcome, compress_videos
 from tvrkit.media.ffmpeg import ffmpeg_exe, ffmpeg_version
+from tvrkit.parts import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
 from tvrkit.runlog import FAILURES_FILE, FailureLog, read_failures, write_summary
 
 log = logging.getLogger(__name__)
 STAGE = "prepare"
 COMPRESSED = "compressed"
+PARTS = Path("parts") / STAGE
+# settings a part and its merge may differ in: where things are, how fast, how strict
+_LOCAL_KEYS = ("part", "merge", "strict", "videos_dir")
+_LOCAL_COMPRESS_KEYS = ("workers", "timeout", "ffmpeg")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,21 +56,9 @@ class PrepareConfig:
     seed: int = 0
     skip_videos: bool = False
     part: str = "1/1"
+    merge: bool = False
     strict: bool = False
     compress: CompressConfig = CompressConfig()
-
-
-def parse_part(part: str) -> tuple[int, int]:
-    """``"I/N"`` -> ``(I, N)`` with 1 <= I <= N, else a :class:`ConfigError`."""
-    index, _, count = part.partition("/")
-    if not (index.isdigit() and count.isdigit()) or not 1 <= int(index) <= int(count):
-        raise ConfigError(f"part: {part!r} must be I/N with 1 <= I <= N (e.g. 2/8)")
-    return int(index), int(count)
-
-
-def in_part(video_id: str, index: int, count: int) -> bool:
-    """Whether ``video_id`` belongs to share ``index`` of ``count`` (stable across machines)."""
-    return int(stable_fraction(video_id) * count) == index - 1
 
 
 class _PartFailureLog(FailureLog):
@@ -91,18 +82,6 @@ class _PartFailureLog(FailureLog):
 
 def _json_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
-
-
-@contextlib.contextmanager
-def _root_lock(root: Path) -> Iterator[None]:
-    """Serialise catalog and failure-log merges of parts running at the same time."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".prepare.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _previous_videos(root: Path) -> dict[str, dict[str, Any]]:
@@ -138,15 +117,23 @@ def _videos_dir(cfg: PrepareConfig, default: Path | None) -> Path | None:
 
 
 def run_prepare(cfg: PrepareConfig) -> dict[str, Any]:
-    """Run the stage; return the summary (also written to ``ROOT/prepare.summary.json``).
+    """Run the stage; return the summary (also written to ``ROOT/prepare.summary.json``, or
+    for a part of several, into its folder under ``ROOT/parts/prepare/``).
 
     Missing or failed videos are recorded and the rest goes on; with ``strict`` they
     raise :class:`StageError` after everything has been written.
     """
     start = time.monotonic()
-    index, count = parse_part(cfg.part)
+    index, count = resolve_part(cfg.part)
+    if cfg.merge and cfg.skip_videos:
+        raise ConfigError("merge: the parts' compressed videos are what is merged; drop --skip-videos")
+    if count > 1 and (cfg.merge or cfg.skip_videos):
+        raise ConfigError(f"part {cfg.part}: --part splits the compression; it goes with neither --merge "
+                          "nor --skip-videos")
     dataset = get_dataset(cfg.dataset)
     root = Path(cfg.root)
+    if cfg.merge:
+        return _merge_parts(cfg, dataset.build(_request(cfg, root)), root, start)
     exe = None if cfg.skip_videos else ffmpeg_exe(cfg.compress.ffmpeg)
     videos_dir = _videos_dir(cfg, dataset.default_videos_dir(root))
     if exe is not None and videos_dir is None:
@@ -155,20 +142,66 @@ def run_prepare(cfg: PrepareConfig) -> dict[str, Any]:
     known = {row["video_id"]: row["source"] for row in catalog.videos.select(["video_id", "source"]).to_pylist()}
     sources = locate_videos(known, videos_dir, dataset.file_stems, known)
     jobs = [Job(vid, sources[vid]) for vid in known if in_part(vid, index, count)]
-    outcomes = _compress(jobs, root, cfg.compress, exe) if exe is not None else []
-    with _root_lock(root):
-        catalog = _merge_videos(catalog, root, outcomes, sources)
-        write_catalog(root, catalog)
-    save_resolved(cfg, catalog_dir(root))
-    summary = _summary(cfg, catalog, outcomes, exe, time.monotonic() - start)
-    name = "prepare.summary.json" if count == 1 else f"prepare.summary.part-{index}-of-{count}.json"
-    write_summary(root / name, summary)
+    folder = part_dir(root / PARTS, index, count) if count > 1 else root
+    outcomes = _compress(jobs, root, folder, cfg.compress, exe) if exe is not None else []
+    summary = _summary(cfg, catalog, _counts(outcomes), ffmpeg_version(exe) if exe else "not run",
+                       time.monotonic() - start)
+    summary["part"] = f"{index}/{count}"  # "auto" resolved
+    if count > 1:  # this part's rows go to its own folder; --merge writes the catalog
+        rows = [_row(o, sources[o.video_id]) for o in outcomes]
+        write_result(folder, {"part": f"{index}/{count}", "settings": _settings(cfg), "rows": rows,
+                              "summary": summary})
+    else:
+        write_catalog(root, _merge_videos(catalog, root, outcomes, sources))
+        save_resolved(cfg, catalog_dir(root))
+        write_summary(root / "prepare.summary.json", summary)
+    return _finish(cfg, summary, root)
+
+
+def _finish(cfg: PrepareConfig, summary: dict[str, Any], root: Path) -> dict[str, Any]:
     bad = summary["failed"]
     if bad:
-        log.warning("%d of %d videos missing or failed; see %s", bad, len(outcomes), root / FAILURES_FILE)
+        log.warning("%d of %d videos missing or failed; see %s", bad, summary["processed"], root / FAILURES_FILE)
         if cfg.strict:
             raise StageError(f"prepare: {bad} video(s) missing or failed (--strict); see {root / FAILURES_FILE}")
     return summary
+
+
+def _settings(cfg: PrepareConfig) -> dict[str, Any]:
+    """The config without what parts and their merge may differ in (paths, speed, strictness)."""
+    doc = {k: v for k, v in to_dict(cfg).items() if k not in _LOCAL_KEYS}
+    doc["compress"] = {k: v for k, v in doc["compress"].items() if k not in _LOCAL_COMPRESS_KEYS}
+    return doc
+
+
+def _merge_parts(cfg: PrepareConfig, catalog: Catalog, root: Path, start: float) -> dict[str, Any]:
+    """Catalog, failure log and summary from the complete set of parts, as one machine writes them."""
+    import pyarrow as pa
+
+    results = read_results(root / PARTS, STAGE)
+    check_same(results, "settings", _settings(cfg), STAGE)
+    rows = {row["video_id"]: row for _, result in results for row in result["rows"]}
+    video_ids = catalog.videos.column("video_id").to_pylist()
+    absent = [vid for vid in video_ids if vid not in rows]
+    if absent:
+        raise StageError(f"prepare --merge: no part processed video {absent[0]!r} ({len(absent)} in all): the "
+                         "parts ran on other annotations; re-run them")
+    schema = arrow_schema("videos")
+    columns = {f.name: [rows[vid].get(f.name) for vid in video_ids] for f in schema}
+    catalog = catalog.replace(videos=pa.Table.from_pydict(columns, schema=schema))
+    failures = _PartFailureLog(root, STAGE)
+    failures.processed.update(video_ids)
+    failures.records = [r for folder, _ in results for r in read_failures(folder, STAGE)]
+    write_catalog(root, catalog)
+    failures.finalize()
+    save_resolved(cfg, catalog_dir(root))
+    parts = [result["summary"] for _, result in results]
+    counts = {key: sum(p[key] for p in parts) for key in ("ok", "skipped", "failed", "missing", "processed")}
+    summary = _summary(cfg, catalog, counts, parts[0]["versions"]["ffmpeg"], time.monotonic() - start)
+    summary["parts"] = {"count": len(parts), "seconds": [p["seconds"] for p in parts]}
+    write_summary(root / "prepare.summary.json", summary)
+    remove_parts(root / PARTS)
+    return _finish(cfg, summary, root)
 
 
 def _request(cfg: PrepareConfig, root: Path) -> BuildRequest:
@@ -183,15 +216,15 @@ def _request(cfg: PrepareConfig, root: Path) -> BuildRequest:
     )
 
 
-def _compress(jobs: list[Job], root: Path, cfg: CompressConfig, exe: str) -> list[Outcome]:
-    """Compress ``jobs``, logging each failure as it happens; the log is merged even when
-    the run is interrupted, so what was learnt before a Ctrl-C is kept."""
-    failures = _PartFailureLog(root, STAGE)
+def _compress(jobs: list[Job], root: Path, log_root: Path, cfg: CompressConfig, exe: str) -> list[Outcome]:
+    """Compress ``jobs`` into ``ROOT/compressed``, logging each failure under ``log_root`` as it
+    happens; the log is finalized even when the run is interrupted, so what was learnt before
+    a Ctrl-C is kept."""
+    failures = _PartFailureLog(log_root, STAGE)
     try:
         return compress_videos(jobs, root / COMPRESSED, cfg, exe, on_outcome=lambda o: _record(failures, o))
     finally:
-        with _root_lock(root):
-            failures.finalize()
+        failures.finalize()
 
 
 def _record(failures: _PartFailureLog, outcome: Outcome) -> None:
@@ -220,23 +253,30 @@ def _merge_videos(catalog: Catalog, root: Path, outcomes: list[Outcome], sources
     return catalog.replace(videos=pa.Table.from_pydict(columns, schema=schema))
 
 
-def _summary(cfg: PrepareConfig, catalog: Catalog, outcomes: list[Outcome], exe: str | None,
-             seconds: float) -> dict[str, Any]:
+def _counts(outcomes: list[Outcome]) -> dict[str, int]:
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed", "missing")}
+    return {**counts, "failed": counts["failed"] + counts["missing"], "processed": len(outcomes)}
+
+
+def _summary(cfg: PrepareConfig, catalog: Catalog, counts: dict[str, int], ffmpeg: str,
+             seconds: float) -> dict[str, Any]:
     splits = collections.Counter(catalog.splits.column("split").to_pylist())
+    expected = getattr(get_dataset(cfg.dataset), "splits", ())
     return {
         "stage": STAGE,
         "dataset": cfg.dataset,
         "part": cfg.part,
         "ok": counts["ok"],
         "skipped": counts["skipped"],
-        "failed": counts["failed"] + counts["missing"],
+        "failed": counts["failed"],
         "missing": counts["missing"],
         "videos": catalog.videos.num_rows,
-        "processed": len(outcomes),
+        "processed": counts["processed"],
         "captions": catalog.captions.num_rows,
         "splits": dict(sorted(splits.items())),
+        # splits whose annotation files were not given: a later stage asking for one names it
+        "missing_splits": [name for name in expected if name not in splits],
         "seconds": round(seconds, 3),
         "config": to_dict(cfg),
-        "versions": {"tvrkit": __version__, "ffmpeg": ffmpeg_version(exe) if exe else "not run"},
+        "versions": {"tvrkit": __version__, "ffmpeg": ffmpeg},
     }

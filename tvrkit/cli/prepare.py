@@ -26,7 +26,10 @@ from tvrkit.cli.common import drop_none, set_option
 @click.option("--fps", type=float, help="Output frames per second (default 3).")
 @click.option("--size", type=int, help="Output short side in pixels (default 224).")
 @click.option("--timeout", type=float, help="Seconds per video before ffmpeg is killed (default 600).")
-@click.option("--part", metavar="I/N", help="Compress only share I of N (1-based), e.g. a Slurm array task.")
+@click.option("--part", metavar="I/N|auto",
+              help="Compress only share I of N (1-based); auto: this Slurm array task's share. Then --merge.")
+@click.option("--merge", is_flag=True, default=None,
+              help="Write the catalog and failure log from the finished parts (ROOT/parts/prepare/).")
 @click.option("--strict", is_flag=True, default=None, help="Exit 1 when any video is missing or failed.")
 @set_option
 def prepare(dataset: str, overrides: tuple[str, ...], **options: Any) -> None:
@@ -54,3 +57,5 @@ def prepare(dataset: str, overrides: tuple[str, ...], **options: Any) -> None:
         f"{summary['failed']} failed ({summary['missing']} missing) of {summary['processed']} videos; "
         f"{summary['captions']} captions; {summary['seconds']:.1f} s"
     )
+    if summary.get("missing_splits"):
+        click.echo(f"not built (no annotation file): split(s) {', '.join(summary['missing_splits'])}")

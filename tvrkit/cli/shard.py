@@ -24,6 +24,9 @@ from tvrkit.cli.common import drop_none, set_option
               help="Make the wds shard count a multiple of this, e.g. ranks x workers (default 8).")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel encoding processes (default 2).")
 @click.option("--keep-staging", is_flag=True, default=None, help="Keep per-video JPEG fragments after success.")
+@click.option("--part", metavar="I/N|auto",
+              help="Only encode share I of N of the videos (auto: this Slurm array task's); then --merge.")
+@click.option("--merge", is_flag=True, default=None, help="Pack the finished parts into shards and manifests.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML shard config.")
 @set_option
 def shard(config_path: str | None, overrides: tuple[str, ...], format_: str | None, **options: Any) -> None:
@@ -41,6 +44,10 @@ def shard(config_path: str | None, overrides: tuple[str, ...], format_: str | No
     base = drop_none({**options, "format": format_, "splits": list(options.pop("splits"))})
     cfg = load_config("shard", ShardConfig, path=config_path, overrides=overrides, base=base)
     summary = run_shard(cfg)
+    if "part" in summary:
+        click.echo(f"shard {cfg.format} part {summary['part']}: {summary['ok']} videos staged, {summary['failed']} "
+                   f"failed; {summary['seconds']:.1f} s (run --merge once every part has finished)")
+        return
     for split, totals in sorted(summary["splits"].items()):
         click.echo(f"{split}: {totals['videos']} videos, {totals['frames']} frames in {totals['shards']} shard(s), "
                    f"{totals['bytes'] / 1e6:.1f} MB; {totals['failed']} failed")

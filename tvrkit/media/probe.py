@@ -99,6 +99,9 @@ def parse_progress(stdout: str) -> dict[str, str]:
     return values
 
 
+_ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+(?=\])")
+
+
 def error_lines(stderr: str) -> tuple[str, ...]:
     """Lines ffmpeg logged at error level or worse (needs ``-loglevel level+...``)."""
     return tuple(line for line in stderr.splitlines() if _LEVEL.search(line) and not any(b in line for b in _BENIGN))
@@ -110,8 +113,10 @@ def strip_level(line: str) -> str:
 
 
 def stderr_tail(stderr: str, lines: int = 15) -> str:
-    """The last ``lines`` lines of ffmpeg's stderr (what a failure record keeps)."""
-    return "\n".join(stderr.strip().splitlines()[-lines:])
+    """The last ``lines`` lines of ffmpeg's stderr (what a failure record keeps), without the
+    object addresses ffmpeg prints (``[h264 @ 0x55c1f3d45380]`` -> ``[h264]``): they change
+    from run to run, and identical inputs must give identical failure logs."""
+    return "\n".join(_ADDRESS.sub("", line) for line in stderr.strip().splitlines()[-lines:])
 
 
 class ProbeError(Exception):

@@ -20,6 +20,8 @@ class ShardConfig:
     workers: int = 2
     decoders: tuple[str, ...] = ("decord", "ffmpeg")
     keep_staging: bool = False
+    part: str = "1/1"
+    merge: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,11 +27,13 @@ from typing import Any
 from tvrkit.config import to_dict
 from tvrkit.errors import ConfigError
 from tvrkit.fsutil import atomic_path, sha256_file, write_json_atomic
+from tvrkit.parts import in_part, part_dir, remove_parts, resolve_part
 from tvrkit.runlog import FailureLog, write_summary
 from tvrkit.shards.base import ShardFormat, get_format, split_dir
 from tvrkit.shards.config import ShardConfig
 from tvrkit.shards.encode import EncodeJob, Staged, encode_video
 from tvrkit.shards.manifest import MANIFEST, build_manifest, read_manifest, shard_record, write_manifest
+from tvrkit.shards.parts import merged_staged, parts_base, write_part
 from tvrkit.shards.plan import parse_size
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,9 @@ def run_shard(cfg: ShardConfig) -> dict[str, Any]:
     from tvrkit.catalog import read_catalog
 
     started = time.monotonic()
+    index, count = resolve_part(cfg.part)
+    if count > 1 and cfg.merge:
+        raise ConfigError(f"part {cfg.part}: a part stages its share; --merge packs them all afterwards, once")
     fmt = get_format(cfg.format)
     params = shard_params(cfg)
     catalog = read_catalog(cfg.root)
@@ -135,6 +140,15 @@ def run_shard(cfg: ShardConfig) -> dict[str, Any]:
     split_ids = {s: catalog.split_video_ids(s) for s in splits}
     encodable = {s: [v for v in ids if rows[v]["status"] == "ok"] for s, ids in split_ids.items()}
     todo = [s for s in splits if not _is_complete(split_dir(cfg.root, fmt.name, s), params, encodable[s], split_ids[s])]
+    wanted = list(dict.fromkeys(v for s in todo for v in encodable[s]))
+    jobs = [EncodeJob(v, str(compressed / f"{v}.mp4"), str(staging / f"{v}.tar"), cfg.jpeg_quality,
+                      tuple(cfg.decoders), params["crop_size"]) for v in wanted]
+    if count > 1:
+        return _run_part(cfg, [j for j in jobs if in_part(j.video_id, index, count)], params, index, count, started)
+    if cfg.merge and jobs:  # (nothing to merge when every split is already complete)
+        results: Iterable[Staged] = merged_staged(parts_base(cfg.root, fmt.name), params, jobs)
+    else:
+        results = _progress(_stage(jobs, cfg.workers), len(jobs))
     summary: dict[str, Any] = {"stage": "shard", "ok": 0, "skipped": 0, "failed": 0, "splits": {}}
     with FailureLog(cfg.root, "shard") as failures:
         recorded: set[str] = set()
@@ -146,11 +160,8 @@ def run_shard(cfg: ShardConfig) -> dict[str, Any]:
                 if not item["error"].startswith(STATUS_PREFIX) and item["video_id"] not in recorded:
                     recorded.add(item["video_id"])
                     failures.record(item["video_id"], item["error"])
-        wanted = list(dict.fromkeys(v for s in todo for v in encodable[s]))
-        jobs = [EncodeJob(v, str(compressed / f"{v}.mp4"), str(staging / f"{v}.tar"), cfg.jpeg_quality,
-                          tuple(cfg.decoders), params["crop_size"]) for v in wanted]
         staged: dict[str, Staged] = {}
-        for result in _progress(_stage(jobs, cfg.workers), len(jobs)):
+        for result in results:
             staged[result.video_id] = result
             if not result.ok and result.video_id not in recorded:
                 recorded.add(result.video_id)
@@ -169,12 +180,25 @@ def run_shard(cfg: ShardConfig) -> dict[str, Any]:
             summary["ok"] += len(videos)
             summary["failed"] += len(failed)
             summary["splits"][split] = manifest["totals"]
+    if cfg.merge:
+        remove_parts(parts_base(cfg.root, fmt.name))
     if not cfg.keep_staging:
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(OSError):
             staging.parent.rmdir()  # only when no other fragment set is kept there
     summary.update(seconds=round(time.monotonic() - started, 3), config=to_dict(cfg), versions=_versions())
     write_summary(Path(cfg.root) / "shards" / fmt.name / "summary.json", summary)
+    return summary
+
+
+def _run_part(cfg: ShardConfig, jobs: list[EncodeJob], params: dict[str, Any], index: int, count: int,
+              started: float) -> dict[str, Any]:
+    """Stage this part's share of the videos and record it; packing waits for ``--merge``."""
+    folder = part_dir(parts_base(cfg.root, cfg.format), index, count)
+    counts = write_part(folder, _progress(_stage(jobs, cfg.workers), len(jobs)), params, f"{index}/{count}")
+    summary = {"stage": "shard", "part": f"{index}/{count}", **counts, "skipped": 0, "splits": {},
+               "seconds": round(time.monotonic() - started, 3), "config": to_dict(cfg), "versions": _versions()}
+    write_summary(folder / "summary.json", summary)
     return summary
 
 
