@@ -24,15 +24,25 @@ from tvrkit.train.precision import grad_scaler
 BATCH = 4
 
 
+class ToyBackbone(nn.Linear):
+    """The toy's pretrained part: a layer with what the trainer reads of a backbone (its activation)."""
+
+    quick_gelu = False
+
+
 class ToyModel(nn.Module):
     """forward(tokens, frames, frame_mask) -> (mse loss, parts); ``nan_at`` poisons chosen videos."""
 
     def __init__(self, nan_videos: tuple[int, ...] = ()) -> None:
         super().__init__()
-        self.backbone = nn.Linear(12, 8)
+        self.backbone = ToyBackbone(12, 8)
         self.drop = nn.Dropout(0.2)
         self.head = nn.Linear(8, 1)
         self.nan_videos = nan_videos
+
+    @property
+    def backbone_module(self) -> ToyBackbone:
+        return self.backbone
 
     def forward(self, tokens: torch.Tensor, frames: torch.Tensor, frame_mask: torch.Tensor):
         x = (frames * frame_mask[:, :, None, None, None]).flatten(1)
