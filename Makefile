@@ -7,7 +7,7 @@ DEMO_ROOT ?= data/synthetic
 DEMO_OUT  ?= runs/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast demo bench lint clean
+.PHONY: help setup test test-fast demo bench lint clean gpu-bundle
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,3 +39,6 @@ lint: setup ## ruff over the package and tests
 clean: ## remove build outputs, caches and demo data (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache data runs bench/out
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+gpu-bundle: setup ## wheels + small real shards for `tvrkit bench gpu` on a lent GPU machine (.whl/, .gpu/)
+	$(BIN)/python -m tvrkit.bench.gpu_bundle

@@ -64,3 +64,23 @@ def train(config_path: str, formats: tuple[str, ...], warmup: int, steps: int, o
     click.echo(format_report(result))
     if json_path:
         write_json_atomic(json_path, result)
+
+
+@bench.command("gpu")
+@click.option("--out", default="bench/results-gpu.md", show_default=True, type=click.Path(dir_okay=False),
+              help="Where the table goes.")
+@click.option("--data", default=".gpu/data", show_default=True,
+              help="Dataset root with small wds shards (`make gpu-bundle` builds it).")
+@click.option("--budget", type=click.FloatRange(min=1), default=450.0, show_default=True,
+              help="Seconds for all sections; the rest are skipped and say so.")
+@click.option("--quick", is_flag=True, help="Toy sizes: a smoke run whose figures mean nothing.")
+@click.option("--allow-cpu", is_flag=True, help="Run on the CPU when there is no CUDA device (with --quick).")
+def gpu(out: str, data: str, budget: float, quick: bool, allow_cpu: bool) -> None:
+    """Training step per method and precision, trainer data wait by worker count, GPU JPEG decode
+    and gallery-scale ranking on a CUDA device, each beside its same-run reference."""
+    from tvrkit.bench.gpu import GpuBenchConfig, run_gpu_bench
+
+    kw = {"out": out, "data": data, "budget_s": budget, "allow_cpu": allow_cpu}
+    cfg = GpuBenchConfig.quick(**kw) if quick else GpuBenchConfig(**kw)
+    for row in run_gpu_bench(cfg):
+        click.echo(" | ".join(row))
