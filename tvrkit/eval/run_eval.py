@@ -97,6 +97,15 @@ def checkpoint_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
+def _eval_sections(doc: dict[str, Any]) -> dict[str, Any]:
+    """An eval config as it is; of a train config (a shipped recipe, e.g. the config an official
+    checkpoint is evaluated with: ``--checkpoint REF.bin --config configs/msrvtt-drl-vit-b32.yaml``)
+    only its data and model sections."""
+    if "optim" in doc or "train" in doc:
+        return {key: doc[key] for key in ("data", "model") if key in doc}
+    return doc
+
+
 def load_eval_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | tuple[str, ...] = (),
                      base: dict[str, Any] | None = None,
                      model_config: str | os.PathLike[str] | None = None) -> EvalConfig:
@@ -106,7 +115,7 @@ def load_eval_config(path: str | os.PathLike[str] | None = None, overrides: list
     the train config ``model_config``."""
     doc = dict(base or {})
     if path is not None:
-        doc = merge(doc, read_yaml(path))
+        doc = merge(doc, _eval_sections(read_yaml(path)))
     doc = apply_overrides(doc, overrides, SCHEMA)
     if doc.get("checkpoint") and model_config is not None:
         raise ConfigError("checkpoint: give either a checkpoint or --model-config (an untrained model), not both")
