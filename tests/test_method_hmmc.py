@@ -163,3 +163,13 @@ def test_pretraining_checkpoint_loads_key_encoders_and_queues_or_drops_them(tmp_
     online = pre.encoder.temporal.position.weight
     assert torch.equal(pre.momentum.key_encoder.temporal.position.weight, online * 0.5)
     assert torch.equal(finetune.encoder.temporal.position.weight, online)
+
+
+def test_every_trainable_parameter_gets_a_gradient(golden):
+    """DDP without find_unused_parameters needs it; the fixed logit scale is not trained."""
+    inputs, _ = golden
+    model = load_checkpoint(FIXTURES / "pytorch_model.bin", config()).train()
+    loss, _ = model(inputs["tokens"][:5], inputs["frames"], inputs["frame_mask"])
+    loss.backward()
+    assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
+    assert not model.backbone_module.clip.logit_scale.requires_grad

@@ -100,7 +100,7 @@ def test_training_loss_equals_the_official_loss_with_the_same_random_draw(golden
     torch.manual_seed(int(scores["loss_seed"]))
     loss, parts = model.loss(text, video)
     official = scores["loss_parts"]
-    assert abs(float(loss) - float(scores["loss"])) < 1e-5
+    assert abs(float(loss.detach()) - float(scores["loss"])) < 1e-5
     opts = model.cfg.vscha
     ours = torch.tensor([opts.alpha * parts["video_sentence"], parts["frame_sentence"],
                          opts.beta * parts["entity_word"]])
@@ -145,3 +145,13 @@ def test_frame_count_must_be_the_configured_one(golden):
     model = load_checkpoint(FIXTURES / "checkpoint.pth", config())
     with pytest.raises(ValueError, match="model.vscha.num_frames is 4; this batch has 3 frame slots"):
         model.encode_video(inputs["frames"][:, :3], inputs["frame_mask"][:, :3])
+
+
+def test_every_trainable_parameter_gets_a_gradient(golden):
+    """DDP without find_unused_parameters needs it (CLIP's logit scale included, trained as officially)."""
+    inputs, _ = golden
+    model = load_checkpoint(FIXTURES / "checkpoint.pth", config()).train()
+    loss, _ = model(inputs["tokens"][:5], inputs["frames"], inputs["frame_mask"])
+    loss.backward()
+    assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
+    assert model.backbone.clip.logit_scale.grad is not None
