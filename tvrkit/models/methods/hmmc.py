@@ -68,10 +68,11 @@ class HmmcEncoder(nn.Module):
         opts = cfg.hmmc
         self.backbone = ClipBackbone(cfg.backbone)
         self.unmasked = opts.padding == "unmasked"
-        # HMMC's temporal transformer starts random (PyTorch's default init), 64-wide heads.
+        # HMMC's temporal transformer (module_cross): random init (PyTorch's defaults), 64-wide heads,
+        # TF-style LayerNorm, always QuickGELU.
         temporal = TemporalConfig(type="seqTransf", layers=opts.temporal_layers, max_positions=opts.max_positions,
                                   init_from_text=False)
-        self.temporal = SeqTransf(temporal, self.backbone)
+        self.temporal = SeqTransf(temporal, self.backbone, quick_gelu=True)
 
     def encode_text(self, tokens: Tensor, words: bool = False) -> TextFeatures:
         sentence, _, _ = self.backbone.encode_text(tokens)
