@@ -118,6 +118,11 @@ def run_scale_bench(sizes: tuple[int, ...] = (200, 2000), workers: int = 2) -> d
         for n in sizes:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 runs.append(pool.submit(_measure, (n, str(clip), workers)).result())
+    return {"clip": described, "workers": workers, **summarise(runs)}
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seconds per video of each phase and size, and the largest size's over the smallest's."""
     small, large = runs[0], runs[-1]
     per_video = {r["videos"]: {p: r[p]["seconds"] / r["videos"] for p in PHASES} for r in runs}
     for r in runs:
@@ -125,7 +130,7 @@ def run_scale_bench(sizes: tuple[int, ...] = (200, 2000), workers: int = 2) -> d
     ratios = {p: per_video[large["videos"]][p] / per_video[small["videos"]][p] for p in (*PHASES, "total")}
     ratios["rss"] = large["loader"]["rss_mib"] / small["loader"]["rss_mib"]
     ratios["children_rss"] = large["loader"]["children_rss_mib"] / small["loader"]["children_rss_mib"]
-    return {"clip": described, "workers": workers, "runs": runs, "per_video": per_video, "ratios": ratios}
+    return {"runs": runs, "per_video": per_video, "ratios": ratios}
 
 
 def format_report(result: dict[str, Any]) -> str:
