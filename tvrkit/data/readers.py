@@ -245,7 +245,8 @@ class WdsReader(FrameReader):
 
 
 class RawReader(FrameReader):
-    """``ROOT/compressed/{video_id}.mp4`` decoded on the fly with decord (no sharding needed)."""
+    """``ROOT/compressed/{video_id}.mp4`` decoded on the fly (no sharding needed) by the first
+    back-end of :data:`tvrkit.media.decode.SAMPLED_ORDER` that reads it."""
 
     def __init__(self, root: str | os.PathLike[str], split: str) -> None:
         from tvrkit.catalog import read_catalog
@@ -263,7 +264,7 @@ class RawReader(FrameReader):
         return list(self._ids)
 
     def _open(self) -> None:
-        """Nothing to open: decord opens each file per read."""
+        """Nothing to open: the decoder opens each file per read."""
 
     def _read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
         import torch

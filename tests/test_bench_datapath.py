@@ -1,0 +1,98 @@
+"""The data-path benchmarks on tiny generated data: the raw-video back-ends agree frame for frame
+and fall back in order; the decoder, loader and shard-option benchmarks measure what they say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shard_testdata import make_video, sharded_root
+
+from tvrkit.errors import DataError
+from tvrkit.media import decode
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> tuple[str, ...]:
+    folder = tmp_path_factory.mktemp("clips")
+    paths = []
+    for i, seconds in enumerate((4, 5)):
+        make_video(folder / "compressed" / f"c{i}.mp4", seconds, hue=90 * i)
+        paths.append(str(folder / "compressed" / f"c{i}.mp4"))
+    return tuple(paths)
+
+
+def test_every_back_end_returns_the_same_frames(clips):
+    full = decode.decode_video(clips[1], order=("ffmpeg",)).frames
+
+    def pick(n: int, fps: float) -> list[int]:
+        assert (n, fps) == (15, 3.0)
+        return [0, 4, 9, 14]
+
+    for name in decode.SAMPLED:
+        indices, frames = decode.read_sampled(clips[1], pick, order=(name,))
+        assert indices == [0, 4, 9, 14] and np.array_equal(frames, full[indices]), name
+
+
+def test_read_sampled_falls_back_in_order_and_names_every_failure(clips, tmp_path, monkeypatch):
+    def refuse(path: str, pick: decode.Pick) -> decode.Sampled:
+        raise RuntimeError("refused")
+
+    first, fallback = decode.SAMPLED_ORDER
+    monkeypatch.setitem(decode.SAMPLED, first, refuse)
+    indices, frames = decode.read_sampled(clips[0], lambda n, fps: [1])
+    assert indices == [1] and frames.shape == (1, 48, 64, 3)
+    garbage = tmp_path / "bad.mp4"
+    garbage.write_bytes(b"\x00not a video\x00" * 64)
+    with pytest.raises(DataError, match=rf"{first}: RuntimeError: refused; {fallback}: \w+"):
+        decode.read_sampled(garbage, lambda n, fps: [0])
+
+
+@pytest.mark.slow
+def test_decoder_bench_measures_rates_and_memory(clips):
+    from tvrkit.bench.decoders import DecoderBenchConfig, clips_of, format_report, run_decoder_bench
+
+    assert clips_of(Path(clips[0]).parent.parent) == clips
+    result = run_decoder_bench(DecoderBenchConfig(clips=clips, decoders=("pyav", "nope"), opens=6, warmup=1))
+    pyav, nope = result["rows"]
+    assert pyav["opens"] == 6 and pyav["frames"] == 3 * 4 + 3 * 5, "4 and 5 s at 1 fps: 4 and 5 frames, 3 opens each"
+    assert len(pyav["rss_mib"]) == 7 and pyav["frames_per_s"] > 0 and pyav["frames_per_cpu_s"] > 0
+    assert "error" in nope and "nope" in nope["error"], "an unusable back-end is reported, not fatal"
+    assert result["winner"] == ("pyav" if pyav["flat"] else None)
+    assert "nope" in format_report(result)
+
+
+@pytest.mark.slow
+def test_loader_bench_rates_and_ratios(tmp_path):
+    from tvrkit.bench.loader import LoaderBenchConfig, format_report, run_loader_bench
+
+    root = sharded_root(tmp_path / "root")
+    cfg = LoaderBenchConfig(root=str(root), split="train", workers=1, batch_size=1, max_frames=4, image_size=32,
+                            passes=1)
+    result = run_loader_bench(cfg)
+    rates = result["rates"]
+    assert set(rates) == {"floor", "floor+batch", "lmdb", "wds", "raw"}
+    # videos of 2, 3, 5, 2, 3 s at 1 fps, at most 4 frames each
+    assert rates["floor"]["frames"] == rates["lmdb"]["frames"] == rates["raw"]["frames"] == 2 + 3 + 4 + 2 + 3
+    assert rates["lmdb"]["samples"] == 5 and rates["lmdb"]["frames_per_s_per_process"] == rates["lmdb"]["frames_per_s"]
+    assert result["ratios"]["wds/floor"] == rates["wds"]["frames_per_s"] / rates["floor"]["frames_per_s"]
+    assert "uint8 batches" in format_report(result)
+    with pytest.raises(DataError, match="too few"):
+        run_loader_bench(LoaderBenchConfig(root=str(root), split="train", workers=1, batch_size=8, max_frames=4,
+                                           image_size=32, passes=1, formats=("lmdb",)))
+
+
+def test_shard_options_bench_compares_with_the_default(clips):
+    from tvrkit.bench.shard_options import ShardOptionsBenchConfig, format_report, run_shard_options_bench
+
+    result = run_shard_options_bench(ShardOptionsBenchConfig(clips=clips, qualities=(50, 90), image_size=32,
+                                                             rounds=1, repeat=1))
+    rows = {(r["crop"], r["quality"]): r for r in result["rows"]}
+    assert set(rows) == {("none", 50), ("none", 90), ("center", 50), ("center", 90)}
+    assert rows["none", 90]["speed_vs_default"] == rows["none", 90]["bytes_vs_default"] == 1.0
+    assert all(r["frames"] == 27 for r in rows.values())  # 12 + 15 frames
+    # the stored 32 px square is smaller than the 64x48 frame; lower quality is smaller still
+    assert rows["center", 90]["bytes_per_frame"] < rows["none", 90]["bytes_per_frame"]
+    assert rows["none", 50]["bytes_per_frame"] < rows["none", 90]["bytes_per_frame"]
+    assert result["sizes"] == ["64x48"] and "center" in format_report(result)
