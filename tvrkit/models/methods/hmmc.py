@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from tvrkit.errors import ConfigError
 from tvrkit.models.backbone import ClipBackbone
 from tvrkit.models.config import ModelConfig, MomentumConfig, TemporalConfig
+from tvrkit.models.encoder import scatter_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.methods.base import Method
 from tvrkit.models.methods.layouts import BACKBONE_PREFIX, rename, split_prefix
@@ -83,9 +84,8 @@ class HmmcEncoder(nn.Module):
         check_frame_mask(frame_mask)
         if self.unmasked:
             frame_mask = torch.ones_like(frame_mask)
-        batch, length = frame_mask.shape
         embedded, _ = self.backbone.encode_frames(frames[frame_mask], with_patches=False)
-        raw = embedded.new_zeros(batch, length, embedded.shape[-1]).index_put((frame_mask,), embedded)
+        raw = scatter_frames(embedded, frame_mask)
         return VideoFeatures(frames=self.temporal(raw, frame_mask), frame_mask=frame_mask, raw_frames=raw)
 
 

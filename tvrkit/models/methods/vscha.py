@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
+from tvrkit.models.encoder import scatter_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.losses import symmetric_infonce
 from tvrkit.models.methods.base import Method
@@ -122,12 +123,12 @@ class VSCHA(Method):
     def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
         frame_mask = frame_mask.bool()
         check_frame_mask(frame_mask)
-        batch, length = frame_mask.shape
+        length = frame_mask.shape[1]
         if length != self.opts.num_frames:
             raise ValueError(f"model.vscha.num_frames is {self.opts.num_frames}; this batch has {length} frame slots "
-                             "(set data.num_frames to the same value)")
+                             "(set data.max_frames to the same value)")
         embedded, _ = self.backbone.encode_frames(frames[frame_mask], with_patches=False)
-        emb = embedded.new_zeros(batch, length, embedded.shape[-1]).index_put((frame_mask,), embedded)
+        emb = scatter_frames(embedded, frame_mask)
         if self.opts.padding == "repeat_last":
             last = frame_mask.long().cumsum(1).clamp_min(1) - 1  # index of the latest real frame
             emb = emb.gather(1, last[..., None].expand_as(emb))
