@@ -1,7 +1,8 @@
 """Training steps of the CLIP4Clip, X-Pool and DRL recipes' models (their shipped configs on the tiny
 CLIP of methods_golden.py, from a plain OpenAI-layout state dict): every parameter gets a gradient
 (DDP without find_unused_parameters needs that, CLIP's logit scale included, as the official code
-trains it), and in the fp16-reference regime the loss is finite and an AdamW step lowers it (DRL: seqTransf and WTI; the others share its backbone path)."""
+trains it), and in the fp16-reference regime the loss is finite and an AdamW step lowers it (DRL:
+seqTransf and WTI; the others share its backbone path)."""
 
 from __future__ import annotations
 
