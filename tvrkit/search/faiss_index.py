@@ -104,7 +104,7 @@ def build_index(vectors: Any, kind: str = "flat", params: IndexParams | None = N
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     elif kind == "ivf-pq":
-        index = _ivf_pq(vectors, params)
+        index = ivf_pq_index(vectors, params)
     else:
         raise ValueError(f"unknown index type {kind!r}; known: {', '.join(INDEX_TYPES)}")
     for start in range(0, n, chunk):
@@ -112,7 +112,8 @@ def build_index(vectors: Any, kind: str = "flat", params: IndexParams | None = N
     return VectorIndex(kind, index, params)
 
 
-def _ivf_pq(vectors: Any, params: IndexParams) -> Any:
+def ivf_pq_index(vectors: Any, params: IndexParams) -> Any:
+    """An empty ivf-pq index (with exact refine) trained on a seeded sample of ``vectors``."""
     faiss = _faiss()
     n, dim = vectors.shape
     if dim % params.pq_m:
