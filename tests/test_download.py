@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import os
 import tarfile
 import threading
 import zipfile
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tvrkit.datasets.base import AnnotatedDataset, BuildRequest, Source, fetch_annotations
-from tvrkit.datasets.download import download, extract_archive
+from tvrkit.datasets.download import EXTRACTED_FROM, download, extract_archive
 from tvrkit.errors import ConfigError, DataError
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KiB
@@ -150,7 +151,8 @@ def test_extract_nested_archive(tmp_path):
 
 
 def _lister(folder: Path):
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    files = (p for p in folder.rglob("*") if p.is_file() and p.name != EXTRACTED_FROM)
+    return sorted(p.relative_to(folder).as_posix() for p in files)
 
 
 def test_fetch_annotations_sources_override_and_user_archive(server, tmp_path):
@@ -179,3 +181,17 @@ def test_fetch_annotations_sources_override_and_user_archive(server, tmp_path):
     hand_only = AnnotatedDataset("lsmdc-like", (), parse=lambda folder: None, note="Ask MPII.")
     with pytest.raises(ConfigError, match="Ask MPII.*--annotations"):
         fetch_annotations(hand_only, BuildRequest(root=tmp_path))
+
+
+def test_an_archive_already_unpacked_is_kept_and_a_changed_one_replaces_it(tmp_path):
+    archive = tmp_path / "data.tar"
+    with tarfile.open(archive, "w") as tf:
+        info = tarfile.TarInfo("a.txt")
+        info.size = 2
+        tf.addfile(info, io.BytesIO(b"hi"))
+    out = extract_archive(archive, tmp_path / "x")
+    (out / "a.txt").write_bytes(b"edited")  # a second extraction (another array task) leaves it alone
+    assert extract_archive(archive, tmp_path / "x") == out and (out / "a.txt").read_bytes() == b"edited"
+    os.utime(archive, ns=(0, 0))  # a re-downloaded archive: unpacked again
+    assert (extract_archive(archive, tmp_path / "x") / "a.txt").read_bytes() == b"hi"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.tar", "x"]

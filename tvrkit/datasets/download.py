@@ -154,9 +154,31 @@ def _extract_tar(archive: Path, target: Path) -> None:
                 shutil.copyfileobj(src, dst)
 
 
+EXTRACTED_FROM = ".extracted-from"
+
+
+def _stamp(archive: Path) -> str:
+    st = archive.stat()
+    return f"{archive.name} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _extracted_from(target: Path, stamp: str) -> bool:
+    try:
+        return (target / EXTRACTED_FROM).read_text(encoding="utf-8") == stamp
+    except OSError:
+        return False
+
+
 def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
-    """Unpack ``archive`` into folder ``target`` (replaced as a whole, atomically); return it."""
+    """Unpack ``archive`` into folder ``target`` (replaced as a whole, atomically); return it.
+
+    A ``target`` already unpacked from this very archive file (name, size, mtime, recorded in
+    ``target/.extracted-from``) is kept as it is: Slurm array tasks parse the annotations at
+    the same time, and one replacing the folder while another reads it would break the reader."""
     archive, target = Path(archive), Path(target)
+    stamp = _stamp(archive)
+    if _extracted_from(target, stamp):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
@@ -170,7 +192,13 @@ def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[s
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    (tmp / EXTRACTED_FROM).write_text(stamp, encoding="utf-8")
+    try:
+        if target.exists() and not _extracted_from(target, stamp):
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except OSError:
+        if not _extracted_from(target, stamp):  # not another process having just done the same
+            raise
+    shutil.rmtree(tmp, ignore_errors=True)
     return target
