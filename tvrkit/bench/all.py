@@ -31,11 +31,14 @@ class Sizes:
     train_steps: int
     decoder_opens: int = 2000  # opens per raw-video decoder (memory growth shows over thousands)
     scale_sizes: tuple[int, ...] = (200, 2000)  # videos through prepare + shard + loader, small first
+    search_vectors: tuple[int, ...] = (100_000, 1_000_000)  # library sizes of the search latency rows
+    search_videos: int = 40  # videos `tvrkit index` builds from for the build-time row
 
     @classmethod
     def pick(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(4, 24, 100_000, 20_000, 1_000, 10, decoder_opens=100, scale_sizes=(20, 60))
+            return cls(4, 24, 100_000, 20_000, 1_000, 10, decoder_opens=100, scale_sizes=(20, 60),
+                       search_vectors=(20_000, 70_000), search_videos=6)
         return cls(16, 80, 1_000_000, 50_000, 10_000, 30)
 
 
@@ -151,10 +154,17 @@ def _eercf(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
     return [row], report(r)
 
 
+def _search(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
+    from tvrkit.bench.search import SearchBenchConfig, format_report, run_search_bench, summary_rows
+
+    r = run_search_bench(SearchBenchConfig(sizes=sizes.search_vectors, videos=sizes.search_videos))
+    return summary_rows(r), format_report(r)
+
+
 STAGES: dict[str, Callable[[Sizes, Path], tuple[list[Row], str]]] = {
     "compress": _compress, "scale": _scale, "loader": _loader, "decoders": _decoders, "shard_options": _shard_options,
     "model": _model, "train": _train,
-    "eval_scale": _eval_scale, "coarse_fine": _coarse_fine, "eercf": _eercf,
+    "eval_scale": _eval_scale, "coarse_fine": _coarse_fine, "eercf": _eercf, "search": _search,
 }
 NEEDS_DATA = {"loader", "decoders", "shard_options", "train"}
 

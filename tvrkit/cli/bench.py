@@ -66,6 +66,24 @@ def train(config_path: str, formats: tuple[str, ...], warmup: int, steps: int, o
         write_json_atomic(json_path, result)
 
 
+@bench.command("search")
+@click.option("--sizes", multiple=True, type=click.IntRange(min=1000),
+              help="Library sizes for the latency rows (repeatable; default 100000 and 1000000).")
+@click.option("--videos", type=click.IntRange(min=0), default=40, show_default=True,
+              help="Synthetic videos `tvrkit index` builds from for the build time (0 skips it).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results here.")
+def search(sizes: tuple[int, ...], videos: int, json_path: str | None) -> None:
+    """Query latency p50/p99 of exact and IVF-PQ search (recall@10 against exact) and index build time."""
+    from tvrkit.bench.search import SearchBenchConfig, format_report, run_search_bench
+    from tvrkit.fsutil import write_json_atomic
+
+    cfg = SearchBenchConfig(sizes=sizes or SearchBenchConfig.sizes, videos=videos)
+    result = run_search_bench(cfg)
+    click.echo(format_report(result))
+    if json_path:
+        write_json_atomic(json_path, result)
+
+
 @bench.command("gpu")
 @click.option("--out", default="bench/results-gpu.md", show_default=True, type=click.Path(dir_okay=False),
               help="Where the table goes.")
