@@ -1,6 +1,7 @@
 # The demo pipeline on the built-in synthetic dataset (no downloads, CPU, minutes):
 # generate + compress -> shard -> train seqTransf (CONFIG) and meanP -> eval both and the
-# untrained model -> print the comparison table and the report paths.
+# untrained model -> print the comparison table and the report paths; index the test videos
+# for `tvrkit search` / `tvrkit serve` and print how search agrees with eval.
 DATASET := synthetic
 N_VIDEOS ?= 400
 SEED     ?= 0
@@ -13,12 +14,19 @@ MEANP_OUT     := $(OUT)-meanP
 MEANP_TRAINED := $(MEANP_OUT)/summary.json
 MEANP_EVAL    := $(MEANP_OUT)/eval/metrics.json
 UNTRAINED_EVAL := $(OUT)-untrained/eval/metrics.json
+SEARCH_INDEX  := $(OUT)/search-index/index.summary.json
 
 .PHONY: demo
 all: demo
-demo: $(EVALUATED) $(MEANP_EVAL) $(UNTRAINED_EVAL) ## both heads + untrained baseline, then the table
+demo: $(EVALUATED) $(MEANP_EVAL) $(UNTRAINED_EVAL) $(SEARCH_INDEX) ## both heads + baseline, the table, search
 	$(PY) -m tvrkit.demo seqTransf=$(OUT)/eval meanP=$(MEANP_OUT)/eval untrained=$(OUT)-untrained/eval \
 		--baseline untrained
+	$(PY) -m tvrkit.search.synthetic report --root $(ROOT) --index $(OUT)/search-index --eval $(OUT)/eval
+
+# Search: the test split's videos, indexed with the trained model (`tvrkit serve` shows them).
+$(SEARCH_INDEX): $(TRAINED)
+	$(PY) -m tvrkit.search.synthetic link --root $(ROOT) --split test --out $(OUT)/search-videos
+	$(TVRKIT) index --videos $(OUT)/search-videos --out $(OUT)/search-index --checkpoint $(OUT)/checkpoints/best.pt
 
 $(MEANP_TRAINED): $(SHARDED) $(CONFIG)
 	$(TORCHRUN) --nproc_per_node $(NPROC) -m tvrkit train --config $(CONFIG) --out $(MEANP_OUT) --resume \
