@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +100,23 @@ def _encode_videos(model: Any, data_cfg: Any, split: str, image_size: int, devic
     from tvrkit.data.loader import build_video_loader
 
     writer = StoreWriter(out, dtype)
-    for batch in DeviceBatches(build_video_loader(data_cfg, split, image_size, device), device):
+    encode_video_batches(model, DeviceBatches(build_video_loader(data_cfg, split, image_size, device), device),
+                         writer)
+    return writer.close()
+
+
+def encode_video_batches(model: Any, batches: Iterable[dict[str, Any]], writer: StoreWriter,
+                         progress: Callable[[int], Any] | None = None) -> None:
+    """Append each video of ``batches`` (normalised, on the model's device) to ``writer``: its
+    features and its global embedding (field ``GLOBAL``). The one path from loader batches to
+    stored features, shared by evaluation and ``tvrkit index``; ``progress(n)`` after each batch."""
+    for batch in batches:
+        if progress is not None:
+            progress(len(batch["video_ids"]))
         if not batch["video_ids"]:
             continue  # the whole batch was unreadable
         feats = model.encode_video(batch["frames"], batch["frame_mask"])
         writer.append(list(batch["video_ids"]), {**feats.state(), GLOBAL: model.global_embeddings(feats)})
-    return writer.close()
 
 
 def _encode_texts(model: Any, tokens: Any, ids: Sequence[str], batch_size: int, device: Any, out: Path,

@@ -3,7 +3,8 @@ clip, into a feature store (:mod:`tvrkit.eval.store`), through the loaders' own 
 
 Frames are read, sampled, cropped and batched exactly as evaluation reads a split in the
 ``raw`` format (:class:`~tvrkit.data.datasets.ClipDataset` over a frame reader, the
-loaders' ``Collate``, normalised on the model's device by :class:`~tvrkit.data.device.DeviceBatches`),
+loaders' ``Collate``, normalised on the model's device by :class:`~tvrkit.data.device.DeviceBatches`)
+and encoded by eval's own :func:`~tvrkit.eval.embed.encode_video_batches`,
 so a clip embedded here gets the features ``tvrkit eval`` would give it. The reader maps ids
 to the index's own clips only. Frame times come from the same pure sampler.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tvrkit.data.readers import FrameReader, Pick
-from tvrkit.eval.embed import GLOBAL
+from tvrkit.eval.embed import encode_video_batches
 from tvrkit.eval.store import FeatureStore, StoreWriter
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,7 @@ def embed_clips(model: Any, clips: Mapping[str, str | os.PathLike[str]], data_cf
     writer = StoreWriter(out, dtype)
     model.eval()
     with torch.inference_mode(), tqdm(total=len(clips), unit="video", desc="embed", disable=not progress) as bar:
-        for batch in DeviceBatches(loader, device):
-            bar.update(len(batch["video_ids"]))
-            if not batch["video_ids"]:
-                continue  # the whole batch was unreadable
-            feats = model.encode_video(batch["frames"], batch["frame_mask"])
-            writer.append(list(batch["video_ids"]), {**feats.state(), GLOBAL: model.global_embeddings(feats)})
+        encode_video_batches(model, DeviceBatches(loader, device), writer, bar.update)
     store = writer.close()
     present = set(store.ids)
     return store, [v for v in clips if v not in present]
