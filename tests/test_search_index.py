@@ -107,6 +107,12 @@ def test_an_index_refuses_another_model(library, tmp_path):
     assert open_index(copy, checkpoint=str(other)).search("clip", 1).hits
 
 
+def test_an_ivf_pq_index_of_a_tiny_library_is_a_config_error(library, tmp_path):
+    _, videos, ckpt, _ = library
+    with pytest.raises(ConfigError, match="index_type ivf-pq: .*flat index"):
+        run_index(index_config(videos, tmp_path / "ivf", ckpt, index_type="ivf-pq"))
+
+
 def test_cli_index_and_search(library, tmp_path, capsys):
     from tvrkit.cli import main
 

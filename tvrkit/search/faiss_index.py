@@ -112,17 +112,22 @@ def build_index(vectors: Any, kind: str = "flat", params: IndexParams | None = N
     return VectorIndex(kind, index, params)
 
 
+def check_trainable(n: int, params: IndexParams) -> None:
+    """Raise ``ValueError`` unless ``n`` vectors can train an ivf-pq index (39 per list and codeword)."""
+    nlist = params.nlist or default_nlist(n)
+    if n < 39 * nlist or n < 39 * (1 << params.pq_bits):
+        raise ValueError(f"an ivf-pq index needs at least 39 vectors per list and codeword: {n} vectors for "
+                         f"{nlist} lists of {1 << params.pq_bits} codewords; use the flat index for so small a library")
+
+
 def ivf_pq_index(vectors: Any, params: IndexParams) -> Any:
     """An empty ivf-pq index (with exact refine) trained on a seeded sample of ``vectors``."""
     faiss = _faiss()
     n, dim = vectors.shape
     if dim % params.pq_m:
         raise ValueError(f"index_params.pq_m: {params.pq_m} must divide the embedding dimension {dim}")
-    nlist = params.nlist or default_nlist(n)
-    bits = params.pq_bits
-    if n < 39 * nlist or n < 39 * (1 << bits):
-        raise ValueError(f"an ivf-pq index needs at least 39 vectors per list and codeword: {n} vectors for "
-                         f"{nlist} lists of {1 << bits} codewords; use the flat index for a library this small")
+    check_trainable(n, params)
+    nlist, bits = params.nlist or default_nlist(n), params.pq_bits
     quantizer = faiss.IndexFlatIP(dim)
     if bits == 4:  # 16 codewords per sub-quantiser: SIMD "fast scan" tables, and quick to train
         ivf = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, params.pq_m, 4, faiss.METRIC_INNER_PRODUCT)

@@ -27,7 +27,7 @@ from typing import Any
 
 from tvrkit import __version__
 from tvrkit.config import save_resolved, to_dict
-from tvrkit.errors import StageError
+from tvrkit.errors import ConfigError, StageError
 from tvrkit.fsutil import atomic_path, write_bytes_atomic
 from tvrkit.runlog import FailureLog, write_summary
 from tvrkit.search.config import IndexConfig, eval_config, identity, model_spec
@@ -177,7 +177,7 @@ def run_index(cfg: IndexConfig) -> dict[str, Any]:
     from tvrkit.eval.embed import GLOBAL
     from tvrkit.eval.store import FeatureStore, merge_stores
     from tvrkit.search.encode import frame_times
-    from tvrkit.search.faiss_index import build_index
+    from tvrkit.search.faiss_index import build_index, check_trainable
 
     started = time.monotonic()
     out = Path(cfg.out)
@@ -188,6 +188,11 @@ def run_index(cfg: IndexConfig) -> dict[str, Any]:
     plan: Plan = plan_update(scan_folder(cfg.videos), previous)
     log.info("index %s: %d new or changed, %d unchanged, %d deleted", out, len(plan.todo), len(plan.unchanged),
              len(plan.deleted))
+    if cfg.index_type == "ivf-pq":  # before any work: can this library train one at all?
+        try:
+            check_trainable(len(plan.todo) + len(plan.unchanged), cfg.index_params)
+        except ValueError as exc:
+            raise ConfigError(f"index_type ivf-pq: {exc}") from exc
     out.mkdir(parents=True, exist_ok=True)
     rows = {f.video_id: previous[f.video_id] for f in plan.unchanged}
     embed_seconds = 0.0
@@ -214,7 +219,10 @@ def run_index(cfg: IndexConfig) -> dict[str, Any]:
         shutil.rmtree(out / FEATURES / ".new", ignore_errors=True)
         store_dir = out / FEATURES / STORE
         t0 = time.perf_counter()
-        vectors = build_index(FeatureStore(store_dir).array(GLOBAL), cfg.index_type, cfg.index_params)
+        try:
+            vectors = build_index(FeatureStore(store_dir).array(GLOBAL), cfg.index_type, cfg.index_params)
+        except ValueError as exc:  # e.g. an ivf-pq index for a library too small to train it
+            raise ConfigError(f"index_type {cfg.index_type}: {exc}") from exc
         vectors.save(out / VECTORS_FILE)
         build_seconds = time.perf_counter() - t0
         meta = {"identity": ident, "model": spec, "index_type": cfg.index_type,
