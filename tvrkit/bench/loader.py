@@ -12,7 +12,8 @@ Each loader is timed over full passes of the split after a warm-up pass (page ca
 as in training after the first epoch), in turns with the floor; the best pass counts, as for
 the floor. Loader rates are steady-state, after each worker's first batch; the start-up
 (forking workers, first batches) is reported beside them, since a real epoch of thousands of
-batches amortises it.
+batches amortises it. CPU ms per frame sums every process of a pass (the main process, the
+workers, their start-up): what each costs in CPU, which a busy machine distorts less than wall time.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _floor_jpegs(cfg: LoaderBenchConfig) -> list[list[bytes]]:
 _FLOOR_WORK: list[list[bytes]] = []  # set before forking so workers inherit it without pickling
 
 
-def _floor_worker(args: tuple[int, int, int, int, int]) -> float:
+def _floor_worker(args: tuple[int, int, int, int, int]) -> tuple[float, float]:
     import torch
 
     from tvrkit.data.transforms import FrameTransform, decode_jpeg
@@ -83,7 +84,7 @@ def _floor_worker(args: tuple[int, int, int, int, int]) -> float:
     torch.set_num_threads(1)  # as in a DataLoader worker
     transform = FrameTransform(image_size)
     mine = _FLOOR_WORK[worker::workers]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(mine), batch_size):
         chunk = mine[first:first + batch_size]
         # with max_frames: also write into a fresh uint8 [B, T, 3, S, S] batch, the one cost a
@@ -93,20 +94,31 @@ def _floor_worker(args: tuple[int, int, int, int, int]) -> float:
             frames = transform.crop(torch.stack([decode_jpeg(b) for b in jpegs]))
             if out is not None:
                 out[i, :len(jpegs)] = frames
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def _rates(frames: int, samples: int, seconds: float, workers: int, startup: float, total: tuple[int, int]) -> dict:
+def _rates(frames: int, samples: int, seconds: float, workers: int, startup: float, total: tuple[int, int],
+           cpu_seconds: float) -> dict:
     return {"samples_per_s": samples / seconds, "frames_per_s": frames / seconds,
             "frames_per_s_per_process": frames / seconds / max(1, workers),
+            "cpu_ms_per_frame": 1000 * cpu_seconds / total[1],
             "samples": total[0], "frames": total[1], "startup_s": startup}
 
 
-def _floor_pass(pool: Any, cfg: LoaderBenchConfig, batched: bool) -> float:
-    """Seconds of one floor pass: the slowest process bounds it, as the last batch bounds a loader's."""
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _floor_pass(pool: Any, cfg: LoaderBenchConfig, batched: bool) -> tuple[float, float]:
+    """(seconds, CPU seconds) of one floor pass: the slowest process bounds it, as the last batch
+    bounds a loader's; CPU time is the sum over the processes."""
     workers = max(1, cfg.workers)
     args = [(w, workers, cfg.image_size, cfg.max_frames if batched else 0, cfg.batch_size) for w in range(workers)]
-    return max(pool.map(_floor_worker, args))
+    times = pool.map(_floor_worker, args)
+    return max(t[0] for t in times), sum(t[1] for t in times)
 
 
 def _loader_pass(cfg: LoaderBenchConfig, fmt: str) -> dict[str, Any]:
@@ -119,7 +131,7 @@ def _loader_pass(cfg: LoaderBenchConfig, fmt: str) -> dict[str, Any]:
     data_cfg = DataConfig(root=cfg.root, format=fmt, test_split=cfg.split, max_frames=cfg.max_frames,
                           frame_rate=cfg.frame_rate, eval_batch_size=cfg.batch_size, workers=cfg.workers,
                           image_size=cfg.image_size)
-    start = time.perf_counter()
+    start, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
     loader = build_video_loader(data_cfg, cfg.split, cfg.image_size, cfg.device)
     startup_batches = max(1, cfg.workers)
     counts: list[tuple[int, int]] = []
@@ -131,9 +143,12 @@ def _loader_pass(cfg: LoaderBenchConfig, fmt: str) -> dict[str, Any]:
         raise DataError(f"split {cfg.split!r} gives {len(counts)} batch(es): too few to time past the start-up of "
                         f"{startup_batches} worker(s); lower the batch size")
     seconds = time.perf_counter() - steady_from
+    del loader  # its workers have exited (the pass is over): their CPU time is now counted
+    cpu_seconds = time.process_time() - cpu + _children_cpu() - children  # start-up included
     after = counts[startup_batches:]
     total = (sum(c[0] for c in counts), sum(c[1] for c in counts))
-    return _rates(sum(c[1] for c in after), sum(c[0] for c in after), seconds, cfg.workers, steady_from - start, total)
+    return _rates(sum(c[1] for c in after), sum(c[0] for c in after), seconds, cfg.workers, steady_from - start, total,
+                  cpu_seconds)
 
 
 def run_loader_bench(cfg: LoaderBenchConfig) -> dict[str, Any]:
@@ -152,9 +167,9 @@ def run_loader_bench(cfg: LoaderBenchConfig) -> dict[str, Any]:
     with multiprocessing.get_context("fork").Pool(max(1, cfg.workers)) as pool:
         for round_ in range(cfg.passes + 1):
             for name, batched in (("floor", False), ("floor+batch", True)):
-                seconds = _floor_pass(pool, cfg, batched)
+                seconds, cpu_seconds = _floor_pass(pool, cfg, batched)
                 if round_:
-                    keep(name, _rates(total[1], total[0], seconds, cfg.workers, 0.0, total))
+                    keep(name, _rates(total[1], total[0], seconds, cfg.workers, 0.0, total, cpu_seconds))
             for fmt in cfg.formats:
                 rates = _loader_pass(cfg, fmt)
                 if round_:
@@ -175,11 +190,11 @@ def format_report(result: dict[str, Any]) -> str:
     lines = [f"loader benchmark: {cfg['root']} split {cfg['split']}, {cfg['workers']} worker(s), "
              f"batch {cfg['batch_size']}, up to {cfg['max_frames']} frames at {cfg['frame_rate']:g} fps, "
              f"{cfg['image_size']} px, {batches}, best of {cfg['passes']} pass(es)",
-             f"{'loader':<12}{'samples/s':>12}{'frames/s':>12}{'per process':>13}{'samples':>9}{'frames':>9}"
-             f"{'startup s':>11}"]
+             f"{'loader':<12}{'samples/s':>12}{'frames/s':>12}{'per process':>13}{'CPU ms/frame':>14}{'samples':>9}"
+             f"{'frames':>9}{'startup s':>11}"]
     for name, row in result["rates"].items():
         lines.append(f"{name:<12}{row['samples_per_s']:>12.1f}{row['frames_per_s']:>12.1f}"
-                     f"{row['frames_per_s_per_process']:>13.1f}{row['samples']:>9}{row['frames']:>9}"
-                     f"{row['startup_s']:>11.2f}")
+                     f"{row['frames_per_s_per_process']:>13.1f}{row['cpu_ms_per_frame']:>14.2f}{row['samples']:>9}"
+                     f"{row['frames']:>9}{row['startup_s']:>11.2f}")
     lines += [f"{name:<18}{value:>6.2f}" for name, value in result["ratios"].items()]
     return "\n".join(lines)

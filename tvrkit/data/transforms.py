@@ -30,6 +30,10 @@ class FrameTransform:
 
     def __init__(self, image_size: int) -> None:
         self.image_size = image_size
+        # import the decoders and transforms now, in the process that builds the loader, so
+        # forked DataLoader workers inherit them instead of each importing torchvision again
+        import torchvision.io  # noqa: F401
+        import torchvision.transforms.v2.functional  # noqa: F401
 
     def crop(self, frames: Any) -> Any:
         """Resize the short side to ``image_size`` (if needed) and center-crop, staying uint8."""
