@@ -25,16 +25,17 @@ def bench() -> None:
               help="Sampling rate in fps (3 = every stored frame).")
 @click.option("--passes", type=click.IntRange(min=1), default=3, show_default=True,
               help="Timed passes over the split after one warm-up pass (best counts).")
+@click.option("--device", help="Also move and normalise each batch on this device (e.g. cuda), as training does.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results here.")
 def loader(root: str, split: str, formats: tuple[str, ...], workers: int, batch_size: int, image_size: int,
-           max_frames: int, frame_rate: float, passes: int, json_path: str | None) -> None:
+           max_frames: int, frame_rate: float, passes: int, device: str | None, json_path: str | None) -> None:
     """samples/s and frames/s of the lmdb, wds and raw loaders vs the JPEG decode floor."""
     from tvrkit.bench.loader import LoaderBenchConfig, format_report, run_loader_bench
     from tvrkit.fsutil import write_json_atomic
 
     cfg = LoaderBenchConfig(root=root, split=split, formats=formats or ("lmdb", "wds", "raw"), workers=workers,
                             batch_size=batch_size, image_size=image_size, max_frames=max_frames,
-                            frame_rate=frame_rate, passes=passes)
+                            frame_rate=frame_rate, passes=passes, device=device)
     result = run_loader_bench(cfg)
     click.echo(format_report(result))
     if json_path:
