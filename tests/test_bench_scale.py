@@ -24,5 +24,5 @@ def test_summarise_divides_by_videos_and_compares_large_to_small():
     assert result["ratios"]["total"] == pytest.approx(0.17 / 0.17)
     assert result["ratios"]["rss"] == pytest.approx(820 / 800) and result["ratios"]["children_rss"] == 1.0
     report = format_report({"clip": "a clip", "workers": 2, **result})
-    assert "| 2,000 | 105.0 | 50.0 | 15.0 | 170.0 | 820 | 900 | 1.0 |" in report
+    assert "| 2,000 | 105.0 | 50.0 | 15.0 | 170.0 | 820 / 820 / 820 | 900 | 1.0 |" in report
     assert "prepare 1.05x" in report and "total 1.00x (target <= 1.1x)" in report

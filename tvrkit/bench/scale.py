@@ -138,13 +138,14 @@ def format_report(result: dict[str, Any]) -> str:
     runs, ratios = result["runs"], result["ratios"]
     lines = [f"scale: prepare (custom) + shard (wds) + one eval-loader pass; every video a link to {result['clip']}; "
              f"{result['workers']} worker process(es)",
-             "| videos | prepare ms/video | shard ms/video | loader ms/video | total ms/video | peak RSS MiB | "
-             "peak child RSS MiB | load avg |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| videos | prepare ms/video | shard ms/video | loader ms/video | total ms/video | peak RSS MiB "
+             "after prepare / shard / loader | peak child RSS MiB | load avg |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         pv = result["per_video"][r["videos"]]
         lines.append(f"| {r['videos']:,} | " + " | ".join(f"{pv[p] * 1000:.1f}" for p in (*PHASES, "total"))
-                     + f" | {r['loader']['rss_mib']:,.0f} | {r['loader']['children_rss_mib']:,.0f} "
-                     f"| {r['load_average']:.1f} |")
+                     + " | " + " / ".join(f"{r[p]['rss_mib']:,.0f}" for p in PHASES)
+                     + f" | {r['loader']['children_rss_mib']:,.0f} | {r['load_average']:.1f} |")
     lines.append(f"{runs[-1]['videos']:,} vs {runs[0]['videos']:,} videos, cost per video: "
                  + ", ".join(f"{p} {ratios[p]:.2f}x" for p in (*PHASES, "total"))
                  + f" (target <= 1.1x); peak RSS {ratios['rss']:.2f}x, children {ratios['children_rss']:.2f}x")
