@@ -7,7 +7,7 @@ DEMO_ROOT ?= data/synthetic
 DEMO_OUT  ?= runs/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast demo bench lint clean gpu-bundle
+.PHONY: help setup system-deps test test-fast demo bench lint clean gpu-bundle
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,6 +18,16 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# FFmpeg's shared libraries for torchcodec, the default raw-video decoder (without them the raw
+# loader falls back to PyAV, which ships its own); installed only as root where apt-get exists.
+FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
+system-deps: ## install FFmpeg's shared libraries for torchcodec (Debian, as root; otherwise says what to install)
+	@missing=$$(for p in $(FFMPEG_LIBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "system-deps: FFmpeg libraries present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "system-deps: missing $$missing (raw videos decode with PyAV instead of torchcodec)"; fi
 
 setup: $(STAMP) ## create .venv and install tvrkit editable with dev extras (no-op when up to date)
 
