@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,23 +151,30 @@ def _build(cfg: SearchBenchConfig, work: Path) -> dict[str, Any]:
             "per_1000_without_embedding_s": (summary["seconds"] - summary["embed_seconds"]) * per}
 
 
-def run_search_bench(cfg: SearchBenchConfig) -> dict[str, Any]:
+def run_search_bench(cfg: SearchBenchConfig, on_row: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     """Every latency row (flat at each size; ivf-pq per nprobe at the largest, uniform and
-    clustered) and the index build figures."""
+    clustered; each passed to ``on_row`` as soon as it is measured) and the index build figures."""
     import faiss
 
     faiss.omp_set_num_threads(cfg.threads)
     rows: list[dict[str, Any]] = []
+
+    def add(new: list[dict[str, Any]]) -> None:
+        rows.extend(new)
+        for row in new:
+            if on_row is not None:
+                on_row(row)
+
     largest = max(cfg.sizes)
     for n in sorted(cfg.sizes):
         row, queries, truth = _exact(cfg, n, clusters=0)
-        rows.append(row)
+        add([row])
         if n == largest:
-            rows += _ivf(cfg, n, 0, queries, truth)
+            add(_ivf(cfg, n, 0, queries, truth))
             del queries, truth
             row, queries, truth = _exact(cfg, n, clusters=1000)
-            rows.append(row)
-            rows += _ivf(cfg, n, 1000, queries, truth)
+            add([row])
+            add(_ivf(cfg, n, 1000, queries, truth))
     result: dict[str, Any] = {"config": dataclasses.asdict(cfg), "rows": rows}
     if cfg.videos:
         with tempfile.TemporaryDirectory(prefix="tvrkit-bench-search-") as work:
@@ -228,7 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     from tvrkit.fsutil import write_json_atomic
 
     args = parser.parse_args(argv)
-    result = run_search_bench(SearchBenchConfig(sizes=tuple(args.sizes), videos=args.videos, nlist=args.nlist))
+    result = run_search_bench(SearchBenchConfig(sizes=tuple(args.sizes), videos=args.videos, nlist=args.nlist),
+                              on_row=lambda row: print(json.dumps(row), flush=True))
     print(format_report(result))
     if args.json_path:
         write_json_atomic(args.json_path, result)
