@@ -1,5 +1,5 @@
-"""``tvrkit bench``: a group of throughput benchmarks; ``loader`` runs
-:func:`~tvrkit.bench.loader.run_loader_bench`."""
+"""``tvrkit bench``: a group of throughput benchmarks (``loader``, ``train``, ``search``, ``gpu``), each
+a thin wrapper over the ``run_*`` function of its :mod:`tvrkit.bench` module."""
 
 from __future__ import annotations
 
