@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-REAL_CLIP = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "videos" / "video7500.mp4"
+from tvrkit.bench import REAL_CLIP
+
 REAL_COPIES = 40
 Row = tuple[str, str, str, str]
 

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tvrkit.bench import REAL_CLIP
+
 WHEELS = (
     "open_clip_torch==3.3.0", "ftfy==6.3.1", "wcwidth==0.9.4",
     "webdataset==1.0.2", "braceexpand==0.1.7",
@@ -35,7 +37,6 @@ COPIES, CAPTIONS = 24, 16
 RUN = ("python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "
        ".whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 && "
        "python3 -m tvrkit.bench.gpu --out $OUT/results-gpu.md --data .gpu/data")
-REAL_CLIP = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "videos" / "video7500.mp4"
 
 
 def download_wheels(dest: Path) -> list[Path]:
