@@ -41,7 +41,7 @@ demo: setup ## synthetic dataset -> compress -> shard -> train -> eval, then pri
 	$(MAKE) -f pipelines/synthetic.mk all PY=$(abspath $(BIN)/python) ROOT=$(DEMO_ROOT) OUT=$(DEMO_OUT)
 
 bench: setup ## run every stage benchmark and write bench/results.md
-	$(BIN)/python -m tvrkit.bench.all --out bench/results.md
+	$(BIN)/python -m benchmarks.all --out bench/results.md
 
 lint: setup ## ruff over the package and tests
 	$(BIN)/ruff check tvrkit tests cli.py
@@ -51,4 +51,4 @@ clean: ## remove build outputs, caches and demo data (keeps .venv)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 gpu-bundle: setup ## wheels + small real shards for `tvrkit bench gpu` on a lent GPU machine (.whl/, .gpu/)
-	$(BIN)/python -m tvrkit.bench.gpu_bundle
+	$(BIN)/python -m benchmarks.gpu_bundle

@@ -5,7 +5,7 @@
 DATASET := synthetic
 N_VIDEOS ?= 400
 SEED     ?= 0
-CONFIG   ?= configs/demo.yaml
+CONFIG   ?= tvrkit/configs/demo.yaml
 PREPARE_ARGS ?= --videos $(N_VIDEOS) --seed $(SEED)
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 

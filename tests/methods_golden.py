@@ -35,7 +35,7 @@ def recipe(config: str, **temporal: object) -> dict:
     overrides for the fixture's layer count): what load_checkpoint(path, config=CONFIG) builds."""
     from tvrkit.config.load import read_yaml
 
-    model = read_yaml(Path(__file__).resolve().parents[1] / "configs" / config)["model"]
+    model = read_yaml(Path(__file__).resolve().parents[1] / "tvrkit" / "configs" / config)["model"]
     model["backbone"] = backbone()
     model["temporal"] = {**model.get("temporal", {}), **temporal}
     return model

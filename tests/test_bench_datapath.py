@@ -51,7 +51,7 @@ def test_read_sampled_falls_back_in_order_and_names_every_failure(clips, tmp_pat
 
 @pytest.mark.slow
 def test_decoder_bench_measures_rates_and_memory(clips):
-    from tvrkit.bench.decoders import DecoderBenchConfig, clips_of, format_report, run_decoder_bench
+    from benchmarks.decoders import DecoderBenchConfig, clips_of, format_report, run_decoder_bench
 
     assert clips_of(Path(clips[0]).parent.parent) == clips
     result = run_decoder_bench(DecoderBenchConfig(clips=clips, decoders=("pyav", "nope"), opens=6, warmup=1))
@@ -65,7 +65,7 @@ def test_decoder_bench_measures_rates_and_memory(clips):
 
 @pytest.mark.slow
 def test_loader_bench_rates_and_ratios(tmp_path):
-    from tvrkit.bench.loader import LoaderBenchConfig, format_report, run_loader_bench
+    from benchmarks.loader import LoaderBenchConfig, format_report, run_loader_bench
 
     root = sharded_root(tmp_path / "root")
     cfg = LoaderBenchConfig(root=str(root), split="train", workers=1, batch_size=1, max_frames=4, image_size=32,
@@ -84,7 +84,7 @@ def test_loader_bench_rates_and_ratios(tmp_path):
 
 
 def test_shard_options_bench_compares_with_the_default(clips):
-    from tvrkit.bench.shard_options import ShardOptionsBenchConfig, format_report, run_shard_options_bench
+    from benchmarks.shard_options import ShardOptionsBenchConfig, format_report, run_shard_options_bench
 
     result = run_shard_options_bench(ShardOptionsBenchConfig(clips=clips, qualities=(50, 90), image_size=32,
                                                              rounds=1, repeat=1))

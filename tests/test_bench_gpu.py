@@ -7,8 +7,8 @@ import pytest
 import torch
 from train_data import synthetic_root
 
-from tvrkit.bench.gpu import GpuBenchConfig, run_gpu_bench, shard_jpegs
-from tvrkit.bench.gpu_bundle import RUN, WHEELS
+from benchmarks.gpu import GpuBenchConfig, run_gpu_bench, shard_jpegs
+from benchmarks.gpu_bundle import RUN, WHEELS
 from tvrkit.errors import ConfigError
 
 
@@ -44,4 +44,4 @@ def test_bundle_lists_the_packages_the_gpu_image_lacks():
     names = {w.split("==")[0] for w in WHEELS}
     assert {"open_clip_torch", "webdataset", "lmdb", "jsonschema"} <= names
     assert all("==" in w for w in WHEELS)  # one pinned version each: two stop the install there
-    assert "tvrkit.bench.gpu" in RUN and "$OUT/results-gpu.md" in RUN
+    assert "benchmarks.gpu" in RUN and "$OUT/results-gpu.md" in RUN

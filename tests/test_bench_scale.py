@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tvrkit.bench.scale import PHASES, format_report, summarise
+from benchmarks.scale import PHASES, format_report, summarise
 
 
 def _run(videos: int, seconds: tuple[float, float, float], rss: float, child: float) -> dict:

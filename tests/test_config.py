@@ -72,7 +72,7 @@ def toy_schemas(tmp_path, monkeypatch):
         shutil.copy(f, tmp_path)
     (tmp_path / "toy.schema.json").write_text(json.dumps(TOY))
     (tmp_path / "toyinner.schema.json").write_text(json.dumps(TOY_INNER))
-    monkeypatch.setenv("TVRKIT_SCHEMAS", str(tmp_path))
+    monkeypatch.setattr(schema_mod, "schema_dir", lambda: tmp_path)
     schema_mod.load_schema.cache_clear()
     schema_mod._validator.cache_clear()
     yield tmp_path

@@ -11,7 +11,7 @@ import pytest
 from tvrkit.train import load_train_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+CONFIGS = sorted((REPO / "tvrkit" / "configs").glob("*.yaml"))
 PIPELINES = sorted(p for p in (REPO / "pipelines").glob("*.mk") if p.stem not in ("common", "real"))
 
 
@@ -26,6 +26,6 @@ def test_pipeline_default_config_exists(path):
     text = path.read_text()
     dataset = re.search(r"^DATASET := (\S+)", text, re.M).group(1)
     explicit = re.search(r"^CONFIG\s+\?= (\S+)", text, re.M)
-    config = explicit.group(1) if explicit else f"configs/{dataset}-vit-b32.yaml"
+    config = explicit.group(1) if explicit else f"tvrkit/configs/{dataset}-vit-b32.yaml"
     assert (REPO / config).is_file(), f"{path.name}: default CONFIG {config} is missing"
     assert load_train_config(REPO / config).data.root.endswith(dataset)

@@ -16,8 +16,8 @@ from tvrkit.data.augment import VideoAugment, random_resized_box
 from tvrkit.data.config import AugmentConfig, DataConfig
 from tvrkit.data.holdout import HELDOUT, heldout_video_ids
 from tvrkit.data.loader import build_train_loader, build_video_loader, split_texts
-from tvrkit.data.samplers import rank_batch_size
-from tvrkit.data.sampling import candidate_indices, clip4clip_grid, sample_frames
+from tvrkit.data.batch_samplers import rank_batch_size
+from tvrkit.data.frame_indices import candidate_indices, clip4clip_grid, sample_frames
 from tvrkit.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from tvrkit.data.config import DataConfig
-from tvrkit.data.samplers import TrainBatchSampler, eval_block
-from tvrkit.data.sampling import candidate_indices, sample_frames, slice_positions
+from tvrkit.data.batch_samplers import TrainBatchSampler, eval_block
+from tvrkit.data.frame_indices import candidate_indices, sample_frames, slice_positions
 
 
 def test_candidates_follow_frame_rate():

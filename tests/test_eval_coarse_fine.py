@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tvrkit.eval.coarse_fine import (
+from tvrkit.retrieval.coarse_fine import (
     coarse_groups,
     coarse_t2v,
     final_top,
@@ -16,7 +16,7 @@ from tvrkit.eval.coarse_fine import (
     union_item_scorer,
     union_scores,
 )
-from tvrkit.eval.metrics import rank_counts, ranks, t2v_problem, v2t_problem
+from tvrkit.retrieval.metrics import rank_counts, ranks, t2v_problem, v2t_problem
 from tvrkit.eval.pairs import order_pair_accuracy, pair_queries, score_order_pairs
 
 
@@ -94,7 +94,7 @@ def test_missing_target_is_ranked_last_whatever_the_fine_scores():
 
 
 def test_plan_blocks_groups_queries_that_share_candidates():
-    from tvrkit.eval.coarse_fine import plan_blocks
+    from tvrkit.retrieval.coarse_fine import plan_blocks
 
     cand = torch.tensor([[1, 2, 3, 4], [2, 1, 4, 3], [9, 8, 7, 6], [9, 8, 7, 5], [0, 10, 11, 12]])
     assert [b.tolist() for b in plan_blocks(cand)] == [[0, 1], [2, 3], [4]]
@@ -159,7 +159,7 @@ def test_pair_queries_and_scores():
 
 
 def test_feature_store_round_trip_padding_and_merge(tmp_path):
-    from tvrkit.eval.store import FeatureStore, StoreWriter, merge_stores
+    from tvrkit.retrieval.store import FeatureStore, StoreWriter, merge_stores
 
     w = StoreWriter(tmp_path / "a", dtype="float16")
     w.append(["v1", "v2"], {"frames": np.ones((2, 3, 4), np.float32), "mask": np.ones((2, 3), bool)})

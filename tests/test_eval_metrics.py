@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tvrkit.errors import ConfigError
-from tvrkit.eval.metrics import (
+from tvrkit.retrieval.metrics import (
     RECALL_KS,
     RankCounts,
     hit_probability,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tvrkit.errors import ConfigError, DataError
-from tvrkit.eval.postprocess import (
+from tvrkit.retrieval.postprocess import (
     POSTPROCESSORS,
     apply_postprocess,
     dual_softmax,

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tvrkit.errors import ConfigError, StageError
-from tvrkit.eval.metrics import rank_counts, ranks, top_indices
-from tvrkit.eval.ranking import block_size_for, iter_blocks, rerank_counts, stream_rank, unit_roundoff
+from tvrkit.retrieval.metrics import rank_counts, ranks, top_indices
+from tvrkit.retrieval.ranking import block_size_for, iter_blocks, rerank_counts, stream_rank, unit_roundoff
 
 
 def _embeddings(n: int, d: int, seed: int) -> torch.Tensor:

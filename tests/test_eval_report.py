@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tvrkit.eval.report import ReportQuery, render_report, sample_queries, write_report
-from tvrkit.eval.strips import evenly_spaced, make_strips, strip_jpeg
+from tvrkit.retrieval.strips import evenly_spaced, make_strips, strip_jpeg
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "yellow": (240, 220, 20)}
 MARK_BG = (0xE6, 0xF6, 0xEA)  # .hit.correct background in report.py

@@ -64,9 +64,9 @@ def test_eval_writes_every_output(setup):
 
 @pytest.mark.slow
 def test_coarse_to_fine_with_k_equal_gallery_matches_the_dense_ranking(setup):
-    from tvrkit.eval.embed import Embedded  # noqa: F401  (the cached features the runs share)
-    from tvrkit.eval.metrics import summarize, t2v_problem
-    from tvrkit.eval.retrieve import dense_t2v, model_scorer
+    from tvrkit.retrieval.embed import Embedded  # noqa: F401  (the cached features the runs share)
+    from tvrkit.retrieval.metrics import summarize, t2v_problem
+    from tvrkit.retrieval.scorer import dense_t2v, model_scorer
     from tvrkit.eval.run_eval import embed, load_eval_model
 
     root, ckpt, base = setup
@@ -172,7 +172,7 @@ def test_two_ranks_embed_once_and_give_the_single_process_metrics(setup, tmp_pat
     import sys
     from pathlib import Path
 
-    from tvrkit.eval.store import FeatureStore
+    from tvrkit.retrieval.store import FeatureStore
 
     root, ckpt, base = setup
     single = _eval(ckpt, tmp_path / "one", cache_dir=str(tmp_path / "cache1"), report={"enabled": False})

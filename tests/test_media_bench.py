@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tvrkit.bench.compress import CompressBenchConfig, format_report, main, run_compress_bench
+from benchmarks.compress import CompressBenchConfig, format_report, main, run_compress_bench
 
 
 def test_compress_bench_reports_floor_compress_and_ratio(capsys):

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from tvrkit.errors import ConfigError
-from tvrkit.eval.coarse_fine import coarse_t2v, final_top, fine_rerank, union_item_scorer
+from tvrkit.retrieval.coarse_fine import coarse_t2v, final_top, fine_rerank, union_item_scorer
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
 from tvrkit.models.methods.eercf import EERCF
@@ -198,9 +198,9 @@ def test_eval_ranks_by_coarse_and_reranks_the_methods_top_k(tmp_path):
 
 
 def test_bench_two_stage_with_k_covering_the_gallery_is_the_every_pair_ranking(tmp_path):
-    """tvrkit.bench.eercf's problem and rankings, small and in this process."""
-    from tvrkit.bench.coarse_fine import _measure
-    from tvrkit.bench.eercf import Case, _write_problem, build, report
+    """benchmarks.eercf's problem and rankings, small and in this process."""
+    from benchmarks.coarse_fine import _measure
+    from benchmarks.eercf import Case, _write_problem, build, report
 
     threads = torch.get_num_threads()
     case = Case(videos=40, texts=12, k=40, frames=4, patches=4)

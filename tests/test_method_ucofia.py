@@ -25,7 +25,7 @@ import open_clip
 import pytest
 import torch
 
-from tvrkit.eval.postprocess import apply_levels_postprocess
+from tvrkit.retrieval.postprocess import apply_levels_postprocess
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
 from tvrkit.models.methods.ucofia import LEVELS, UCoFiA

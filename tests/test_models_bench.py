@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tvrkit.bench.model import ModelBenchConfig, format_report, main, run_model_bench
+from benchmarks.model import ModelBenchConfig, format_report, main, run_model_bench
 
 
 def test_tiny_benchmark_rows_and_table(capsys):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tvrkit.errors import ConfigError, StageError
-from tvrkit.parts import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
+from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
 
 
 def _env(**values: int) -> dict[str, str]:

@@ -66,7 +66,7 @@ def test_search_hits_have_scores_in_order_and_moments_inside_the_clip(library):
 
 
 def test_reindex_embeds_only_new_files_drops_deleted_and_records_corrupt(tmp_path):
-    from tvrkit.eval.store import FeatureStore
+    from tvrkit.retrieval.store import FeatureStore
     from tvrkit.runlog import read_failures
 
     videos, ckpt, out = small_library(tmp_path)

@@ -17,7 +17,7 @@ from tvrkit.data.loader import build_train_loader, build_video_loader
 from tvrkit.data.transforms import FrameTransform, decode_jpeg
 from tvrkit.errors import ConfigError
 from tvrkit.media.decode import decode_video
-from tvrkit.shards.base import get_format
+from tvrkit.shards.formats.base import get_format
 from tvrkit.shards.config import ShardConfig
 from tvrkit.shards.encode import center_square, encode_jpeg
 from tvrkit.shards.manifest import read_manifest

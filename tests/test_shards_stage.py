@@ -20,7 +20,7 @@ from tvrkit.data.transforms import decode_jpeg
 from tvrkit.media import decode
 from tvrkit.media.decode import decode_video
 from tvrkit.runlog import read_failures
-from tvrkit.shards.base import get_format
+from tvrkit.shards.formats.base import get_format
 from tvrkit.shards.config import ShardConfig
 from tvrkit.shards.encode import encode_jpeg
 from tvrkit.shards.manifest import read_manifest

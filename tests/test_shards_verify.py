@@ -14,7 +14,7 @@ from tvrkit.fsutil import sha256_file
 from tvrkit.shards.config import VerifyConfig
 from tvrkit.shards.encode import frame_member, meta_bytes, meta_member
 from tvrkit.shards.manifest import read_manifest
-from tvrkit.shards.tario import END_OF_ARCHIVE, member_bytes
+from tvrkit.shards.formats.tario import END_OF_ARCHIVE, member_bytes
 from tvrkit.shards.verify import describe_problem, run_verify
 
 

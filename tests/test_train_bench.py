@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tvrkit.bench.train import format_report, measured_windows
+from benchmarks.train import format_report, measured_windows
 from tvrkit.errors import StageError
 
 

@@ -2,7 +2,7 @@
 ``ROOT/compressed/{video_id}.mp4``, probe results -> ``videos.parquet``, failures ->
 ``ROOT/failures.jsonl``, and a summary JSON written last.
 
-``part`` I/N (or ``auto``: the Slurm array task's share, see :mod:`tvrkit.parts`) compresses a
+``part`` I/N (or ``auto``: the Slurm array task's share, see :mod:`tvrkit.cluster`) compresses a
 deterministic share of the videos, so N machines can split the work. A part writes only its
 own videos under ``compressed/`` and its rows and failures under ``ROOT/parts/prepare/``;
 ``merge`` then writes the catalog, ``failures.jsonl`` and the summary, byte-identical to
@@ -29,7 +29,7 @@ from tvrkit.errors import ConfigError, StageError
 from tvrkit.fsutil import write_text_atomic
 from tvrkit.media.compress import CompressConfig, Job, Outcome, compress_videos
 from tvrkit.media.ffmpeg import ffmpeg_exe, ffmpeg_version
-from tvrkit.parts import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
+from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
 from tvrkit.runlog import FAILURES_FILE, FailureLog, read_failures, write_summary
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """``tvrkit bench``: a group of throughput benchmarks (``loader``, ``train``, ``search``, ``gpu``), each
-a thin wrapper over the ``run_*`` function of its :mod:`tvrkit.bench` module."""
+a thin wrapper over the ``run_*`` function of its :mod:`benchmarks` module."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def bench() -> None:
 def loader(root: str, split: str, formats: tuple[str, ...], workers: int, batch_size: int, image_size: int,
            max_frames: int, frame_rate: float, passes: int, device: str | None, json_path: str | None) -> None:
     """samples/s and frames/s of the lmdb, wds and raw loaders vs the JPEG decode floor."""
-    from tvrkit.bench.loader import LoaderBenchConfig, format_report, run_loader_bench
+    from benchmarks.loader import LoaderBenchConfig, format_report, run_loader_bench
     from tvrkit.fsutil import write_json_atomic
 
     cfg = LoaderBenchConfig(root=root, split=split, formats=formats or ("lmdb", "wds", "raw"), workers=workers,
@@ -56,7 +56,7 @@ def loader(root: str, split: str, formats: tuple[str, ...], workers: int, batch_
 def train(config_path: str, formats: tuple[str, ...], warmup: int, steps: int, overrides: tuple[str, ...],
           json_path: str | None) -> None:
     """Trainer samples/s per loader format and the share of step time waiting for data."""
-    from tvrkit.bench.train import FORMATS, TrainBenchConfig, format_report, run_train_bench
+    from benchmarks.train import FORMATS, TrainBenchConfig, format_report, run_train_bench
     from tvrkit.fsutil import write_json_atomic
 
     cfg = TrainBenchConfig(config=config_path, overrides=overrides, formats=formats or FORMATS, warmup=warmup,
@@ -75,7 +75,7 @@ def train(config_path: str, formats: tuple[str, ...], warmup: int, steps: int, o
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results here.")
 def search(sizes: tuple[int, ...], videos: int, json_path: str | None) -> None:
     """Query latency p50/p99 of exact and IVF-PQ search (recall@10 against exact) and index build time."""
-    from tvrkit.bench.search import SearchBenchConfig, format_report, run_search_bench
+    from benchmarks.search import SearchBenchConfig, format_report, run_search_bench
     from tvrkit.fsutil import write_json_atomic
 
     cfg = SearchBenchConfig(sizes=sizes or SearchBenchConfig.sizes, videos=videos)
@@ -97,7 +97,7 @@ def search(sizes: tuple[int, ...], videos: int, json_path: str | None) -> None:
 def gpu(out: str, data: str, budget: float, quick: bool, allow_cpu: bool) -> None:
     """Training step per method and precision, trainer data wait by worker count, GPU JPEG decode
     and gallery-scale ranking on a CUDA device, each beside its same-run reference."""
-    from tvrkit.bench.gpu import GpuBenchConfig, run_gpu_bench
+    from benchmarks.gpu import GpuBenchConfig, run_gpu_bench
 
     kw = {"out": out, "data": data, "budget_s": budget, "allow_cpu": allow_cpu}
     cfg = GpuBenchConfig.quick(**kw) if quick else GpuBenchConfig(**kw)

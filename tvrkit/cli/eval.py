@@ -7,8 +7,8 @@ from __future__ import annotations
 import click
 
 from tvrkit.cli.common import drop_none, set_option
-from tvrkit.eval.metrics import TIE_POLICIES
-from tvrkit.eval.postprocess import POSTPROCESSORS
+from tvrkit.retrieval.metrics import TIE_POLICIES
+from tvrkit.retrieval.postprocess import POSTPROCESSORS
 
 
 @click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tvrkit.eval.metrics import TIE_POLICIES, V2T_MODES
-from tvrkit.eval.postprocess import POSTPROCESSORS
+from tvrkit.retrieval.metrics import TIE_POLICIES, V2T_MODES
+from tvrkit.retrieval.postprocess import POSTPROCESSORS
 
 _FILE = click.Path(dir_okay=False)
 

@@ -11,6 +11,7 @@ import yaml
 
 from tvrkit.config.dataclass import from_dict, to_dict
 from tvrkit.config.overrides import apply_overrides
+from tvrkit.config.shipped import resolve_config_path
 from tvrkit.config.schema import fill_defaults, load_schema, validate_document
 from tvrkit.errors import ConfigError
 from tvrkit.fsutil import write_text_atomic
@@ -57,7 +58,7 @@ def load_config(
     """Load YAML ``path`` (merged over ``base``), apply overrides, validate, build ``cls``."""
     doc = dict(base or {})
     if path is not None:
-        doc = merge(doc, read_yaml(path))
+        doc = merge(doc, read_yaml(resolve_config_path(path)))
     return from_dict(cls, resolve_config(schema, doc, overrides))
 
 

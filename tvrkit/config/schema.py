@@ -1,4 +1,4 @@
-"""Find, load and apply the JSON Schemas in ``schemas/`` (the single source of truth
+"""Find, load and apply the JSON Schemas in ``tvrkit/config/schemas/`` (the single source of truth
 for every config and output document).
 
 Schemas reference each other as ``urn:tvrkit:NAME`` (``NAME.schema.json``), so a train
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +18,8 @@ URN_PREFIX = "urn:tvrkit:"
 
 
 def schema_dir() -> Path:
-    """Directory holding ``*.schema.json``: ``$TVRKIT_SCHEMAS``, the checkout, or the install prefix."""
-    candidates = []
-    if os.environ.get("TVRKIT_SCHEMAS"):
-        candidates.append(Path(os.environ["TVRKIT_SCHEMAS"]))
-    candidates.append(Path(__file__).resolve().parents[2] / "schemas")
-    candidates.append(Path(sys.prefix) / "share" / "tvrkit" / "schemas")
-    for cand in candidates:
-        if (cand / "summary.schema.json").exists():
-            return cand
-    raise FileNotFoundError(f"tvrkit schemas not found in any of: {', '.join(map(str, candidates))}")
+    """Directory holding ``*.schema.json``: package data beside this module (checkout and wheel alike)."""
+    return Path(__file__).resolve().parent / "schemas"
 
 
 @functools.cache

@@ -16,10 +16,10 @@ import logging
 from typing import Any
 
 from tvrkit.data.config import AugmentConfig, DataConfig
-from tvrkit.data.datasets import ClipDataset, Collate, FramePolicy, Item
+from tvrkit.data.clips import ClipDataset, Collate, FramePolicy, Item
 from tvrkit.data.holdout import heldout_video_ids, split_source
 from tvrkit.data.readers import open_reader
-from tvrkit.data.samplers import TrainBatchSampler, eval_block, rank_batch_size
+from tvrkit.data.batch_samplers import TrainBatchSampler, eval_block, rank_batch_size
 from tvrkit.errors import DataError
 
 log = logging.getLogger(__name__)

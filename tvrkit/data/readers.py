@@ -108,7 +108,7 @@ def _decode_all(jpegs: Sequence[bytes]) -> Any:
 
 def _manifest(root: Path, fmt: str, split: str) -> tuple[Path, dict[str, Any]]:
     """A split's shard directory and manifest."""
-    from tvrkit.shards.base import split_dir
+    from tvrkit.shards.formats.base import split_dir
     from tvrkit.shards.manifest import read_manifest
 
     directory = split_dir(root, fmt, split)
@@ -123,7 +123,7 @@ def _process_env(directory: str) -> Any:
     environment in one process (e.g. two loaders with ``workers=0``), and a forked worker
     inherits the parent's registry of open environments: it closes the inherited handle (its
     own copy of the mapping; the parent's is untouched) and opens its own."""
-    from tvrkit.shards.lmdb import open_readonly
+    from tvrkit.shards.formats.lmdb import open_readonly
 
     pid, env = _ENVS.get(directory, (-1, None))
     if pid != os.getpid():
@@ -150,7 +150,7 @@ class LmdbReader(FrameReader):
         self._h_env = _process_env(str(self.dir))
 
     def _read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
-        from tvrkit.shards.lmdb import frame_key, meta_key
+        from tvrkit.shards.formats.lmdb import frame_key, meta_key
 
         with self._h_env.begin(buffers=False) as txn:
             raw = txn.get(meta_key(video_id))
@@ -181,8 +181,8 @@ class _TarIndex:
 def _tar_index(directory: str, manifest_stamp: tuple[int, int]) -> _TarIndex:
     """Scan the tar headers once per process and manifest version (a few µs per member)."""
     from tvrkit.shards.manifest import read_manifest
-    from tvrkit.shards.tario import iter_members
-    from tvrkit.shards.wds import parse_member_name
+    from tvrkit.shards.formats.tario import iter_members
+    from tvrkit.shards.formats.wds import parse_member_name
 
     files = tuple(s["file"] for s in read_manifest(directory)["shards"])
     row: dict[str, int] = {}

@@ -78,7 +78,7 @@ class ExportResult:
 
 
 def export_embeddings(out_dir: str | os.PathLike[str], embedded: Any, metadata: Mapping[str, Any]) -> ExportResult:
-    """Write ``embedded`` (a :class:`tvrkit.eval.embed.Embedded`) as the two parquet files."""
+    """Write ``embedded`` (a :class:`tvrkit.retrieval.embed.Embedded`) as the two parquet files."""
     start = time.perf_counter()
     out = Path(out_dir)
     videos = embedded.global_videos().cpu().numpy()

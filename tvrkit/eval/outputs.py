@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tvrkit.errors import ConfigError, StageError
-from tvrkit.eval.metrics import RankCounts, check_ties, hit_probability, ranks, summarize
+from tvrkit.retrieval.metrics import RankCounts, check_ties, hit_probability, ranks, summarize
 from tvrkit.fsutil import atomic_path, write_json_atomic, write_text_atomic
 
 DIRECTIONS: dict[str, str] = {"t2v": "Text→Video", "v2t": "Video→Text"}

@@ -5,7 +5,7 @@ of test queries, missing videos, ties), the plots, the order-pair accuracy (and 
 for comparison) and sample queries with their top-5 videos as frame strips, the correct
 video marked. Images are embedded as base64 data URIs so the file can be copied alone.
 The page is built from plain inputs (:class:`ReportQuery`, JPEG bytes), so it is tested
-without a model; :mod:`tvrkit.eval.strips` turns videos into strips.
+without a model; :mod:`tvrkit.retrieval.strips` turns videos into strips.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import numpy as np
 
 from tvrkit.config import load_config, resolve_config, save_resolved
 from tvrkit.config.load import merge, read_yaml
+from tvrkit.config.shipped import resolve_config_path
 from tvrkit.config.overrides import apply_overrides
 from tvrkit.data.config import DataConfig
 from tvrkit.errors import ConfigError, DataError
@@ -115,14 +116,14 @@ def load_eval_config(path: str | os.PathLike[str] | None = None, overrides: list
     the train config ``model_config``."""
     doc = dict(base or {})
     if path is not None:
-        doc = merge(doc, _eval_sections(read_yaml(path)))
+        doc = merge(doc, _eval_sections(read_yaml(resolve_config_path(path))))
     doc = apply_overrides(doc, overrides, SCHEMA)
     if doc.get("checkpoint") and model_config is not None:
         raise ConfigError("checkpoint: give either a checkpoint or --model-config (an untrained model), not both")
     if doc.get("checkpoint"):
         stored = checkpoint_config(doc["checkpoint"])
     elif model_config is not None:
-        stored = resolve_config("train", read_yaml(model_config))
+        stored = resolve_config("train", read_yaml(resolve_config_path(model_config)))
     else:
         raise ConfigError("checkpoint: required (--checkpoint PATH), or --model-config TRAIN.yaml to evaluate "
                           "that config's model untrained (random init, or zero-shot from backbone.pretrained)")
@@ -197,8 +198,8 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
 
 
 def embed(cfg: EvalConfig, model: Any, device: Any, split: str, texts_only: bool = False) -> Any:
-    """:func:`tvrkit.eval.embed.embed_split` with the config's cache settings (collective)."""
-    from tvrkit.eval.embed import embed_split
+    """:func:`tvrkit.retrieval.embed.embed_split` with the config's cache settings (collective)."""
+    from tvrkit.retrieval.embed import embed_split
 
     return embed_split(model, cfg.data, split, checkpoint_sha=model_identity(cfg),
                        cache_dir=cfg.cache_dir or str(Path(cfg.data.root) / "features"),
@@ -208,7 +209,7 @@ def embed(cfg: EvalConfig, model: Any, device: Any, split: str, texts_only: bool
 
 def _evaluate(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, device: Any, started: float) -> dict[str, Any]:
     from tvrkit.eval.outputs import metrics_document, write_metrics_json, write_reports
-    from tvrkit.eval.retrieve import fine_needed, model_scorer, rank_t2v, rank_v2t
+    from tvrkit.retrieval.scorer import fine_needed, model_scorer, rank_t2v, rank_v2t
     from tvrkit.runlog import write_summary
 
     missing = embedded.missing_video_ids
@@ -260,7 +261,7 @@ def rerank_k(cfg: EvalConfig, model: Any) -> int | None:
 
 def _coarse_fine_protocol(cfg: EvalConfig, model: Any, fine: bool, t2v: Any, v2t: Any) -> dict[str, Any]:
     """What metrics.json says about the two rankings: the global level alone and the final one."""
-    from tvrkit.eval.metrics import summarize
+    from tvrkit.retrieval.metrics import summarize
 
     levels = list(model.levels)
     return {"coarse_to_fine": {
@@ -275,9 +276,9 @@ def _coarse_fine_protocol(cfg: EvalConfig, model: Any, fine: bool, t2v: Any, v2t
 
 def _dense_metrics(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, scorer: Any, device: Any) -> dict[str, Any]:
     """Full (texts x videos) scores and the querybank's, evaluated by ``tvrkit metrics``' protocol."""
-    from tvrkit.eval.level_post import dense_level_post, level_spec, record_level_post
+    from tvrkit.retrieval.level_post import dense_level_post, level_spec, record_level_post
     from tvrkit.eval.outputs import write_metrics_md
-    from tvrkit.eval.retrieve import dense_t2v, fine_needed, model_scorer
+    from tvrkit.retrieval.scorer import dense_t2v, fine_needed, model_scorer
     from tvrkit.eval.run_metrics import MetricsConfig, run_metrics
 
     out = Path(cfg.out)
@@ -336,7 +337,7 @@ def _relabel_ranks(out: Path, embedded: Any) -> None:
 
 
 def _order_pairs(cfg: EvalConfig, embedded: Any, scorer: Any) -> dict[str, Any] | None:
-    from tvrkit.eval.coarse_fine import union_scores
+    from tvrkit.retrieval.coarse_fine import union_scores
     from tvrkit.eval.pairs import load_order_pairs, pair_queries, score_order_pairs
 
     if cfg.order_pairs is None:
@@ -357,7 +358,7 @@ def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: An
 
     from tvrkit.eval.pairs import compare_runs
     from tvrkit.eval.report import ReportQuery, sample_queries, write_report
-    from tvrkit.eval.strips import make_strips
+    from tvrkit.retrieval.strips import make_strips
 
     out = Path(cfg.out)
     rows = [r for r in pq.read_table(out / "ranks.parquet").to_pylist() if r["direction"] == "t2v"]

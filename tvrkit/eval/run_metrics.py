@@ -20,7 +20,7 @@ import numpy as np
 
 from tvrkit.config import save_resolved
 from tvrkit.errors import ConfigError, DataError
-from tvrkit.eval.metrics import (
+from tvrkit.retrieval.metrics import (
     V2T_MODES,
     RankingProblem,
     check_ties,
@@ -29,7 +29,7 @@ from tvrkit.eval.metrics import (
     with_missing_last,
 )
 from tvrkit.eval.outputs import DirectionRanks, metrics_document, write_reports
-from tvrkit.eval.postprocess import BANKLESS, POSTPROCESSORS, apply_postprocess, postprocess_params
+from tvrkit.retrieval.postprocess import BANKLESS, POSTPROCESSORS, apply_postprocess, postprocess_params
 from tvrkit.runlog import write_summary
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Sharding streams every frame in chunks (long videos never sit whole in memory) t
 ``DECODERS`` registry: decord first, an ffmpeg pipe as the fallback for files decord cannot
 read (the order is data, ``ShardConfig.decoders``, not an if/elif chain). The raw-video
 loader asks for a few frame indices only, through the ``SAMPLED`` registry in
-``SAMPLED_ORDER``: torchcodec, then PyAV, as measured by ``tvrkit.bench.decoders``.
+``SAMPLED_ORDER``: torchcodec, then PyAV, as measured by ``benchmarks.decoders``.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def _sampled_decord(path: str, pick: Pick) -> Sampled:
     return indices, reader.get_batch(indices).asnumpy()
 
 
-# Raw-video loader back-ends. ``tvrkit.bench.decoders`` on 40 copies of the real MSR-VTT clip
+# Raw-video loader back-ends. ``benchmarks.decoders`` on 40 copies of the real MSR-VTT clip
 # (3 fps, 224x298; 2,000 opens each, training sampler, one thread, taking turns): frames per CPU
 # second torchcodec 131, PyAV 121, decord 117, RSS growth -4.0 / -0.5 / +3.0 MiB, all flat.
 # torchcodec is the fastest; PyAV, which ships its own FFmpeg, is the fallback (also where

@@ -75,6 +75,7 @@ def resolve_model_config(config: Any, stored: dict[str, Any] | None = None) -> M
     section, or a model config), a dict, a config object with a ``model`` field, a
     ``ModelConfig``; ``None`` takes ``stored`` (the config a tvrkit checkpoint was trained with)."""
     from tvrkit.config.load import read_yaml
+    from tvrkit.config.shipped import resolve_config_path
 
     if isinstance(config, ModelConfig):
         return config
@@ -83,7 +84,7 @@ def resolve_model_config(config: Any, stored: dict[str, Any] | None = None) -> M
             raise ConfigError("load_checkpoint: an official checkpoint needs config= (the method's config file)")
         return load_model_config(base=stored)
     if isinstance(config, (str, os.PathLike)):
-        doc = read_yaml(config)
+        doc = read_yaml(resolve_config_path(config))
         return load_model_config(base=doc["model"] if isinstance(doc.get("model"), dict) else doc)
     if isinstance(config, dict):
         return load_model_config(base=config.get("model", config) if isinstance(config.get("model"), dict) else config)

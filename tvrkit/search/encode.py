@@ -1,10 +1,10 @@
 """Embed a library's compressed clips once: the model's video features and global vector per
-clip, into a feature store (:mod:`tvrkit.eval.store`), through the loaders' own machinery.
+clip, into a feature store (:mod:`tvrkit.retrieval.store`), through the loaders' own machinery.
 
 Frames are read, sampled, cropped and batched exactly as evaluation reads a split in the
-``raw`` format (:class:`~tvrkit.data.datasets.ClipDataset` over a frame reader, the
+``raw`` format (:class:`~tvrkit.data.clips.ClipDataset` over a frame reader, the
 loaders' ``Collate``, normalised on the model's device by :class:`~tvrkit.data.device.DeviceBatches`)
-and encoded by eval's own :func:`~tvrkit.eval.embed.encode_video_batches`,
+and encoded by eval's own :func:`~tvrkit.retrieval.embed.encode_video_batches`,
 so a clip embedded here gets the features ``tvrkit eval`` would give it. The reader maps ids
 to the index's own clips only. Frame times come from the same pure sampler.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tvrkit.data.readers import FrameReader, Pick
-from tvrkit.eval.embed import encode_video_batches
-from tvrkit.eval.store import FeatureStore, StoreWriter
+from tvrkit.retrieval.embed import encode_video_batches
+from tvrkit.retrieval.store import FeatureStore, StoreWriter
 
 log = logging.getLogger(__name__)
 SAMPLING = "uniform"  # an index embeds each clip once: deterministic frames, as eval's default
@@ -50,7 +50,7 @@ class ClipReader(FrameReader):
 
 def frame_times(num_frames: int, fps: float, data_cfg: Any) -> list[float]:
     """Seconds of the frames the index embeds for a clip of ``num_frames`` at ``fps``."""
-    from tvrkit.data.sampling import sample_frames
+    from tvrkit.data.frame_indices import sample_frames
 
     picked = sample_frames(num_frames, fps, data_cfg.max_frames, data_cfg.frame_rate, SAMPLING,
                            data_cfg.slice_framepos)
@@ -64,7 +64,7 @@ def embed_clips(model: Any, clips: Mapping[str, str | os.PathLike[str]], data_cf
     import torch
     from tqdm import tqdm
 
-    from tvrkit.data.datasets import ClipDataset, Collate, FramePolicy, Item
+    from tvrkit.data.clips import ClipDataset, Collate, FramePolicy, Item
     from tvrkit.data.device import DeviceBatches
 
     image_size = data_cfg.image_size or model.image_size

@@ -109,7 +109,7 @@ def _compress(todo: list[SourceFile], out: Path, cfg: IndexConfig, failures: Fai
 
 def _previous(out: Path, ident: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], Any]:
     """The previous run's rows and store, when it used the same model and settings (else nothing)."""
-    from tvrkit.eval.store import FeatureStore
+    from tvrkit.retrieval.store import FeatureStore
 
     rows, meta = read_table(out)
     store_dir = out / FEATURES / STORE
@@ -158,7 +158,7 @@ def _embed(cfg: IndexConfig, ecfg: Any, clips: dict[str, Path], out: Path) -> tu
 
 
 def _write_strips(out: Path, ids: list[str], cfg: IndexConfig) -> None:
-    from tvrkit.eval.strips import make_strips
+    from tvrkit.retrieval.strips import make_strips
 
     for vid, jpeg in make_strips(out, ids, ("compressed",), cfg.strip_frames, cfg.strip_height).items():
         write_bytes_atomic(out / STRIPS / f"{vid}.jpg", jpeg)
@@ -174,8 +174,8 @@ def _drop(out: Path, video_ids: list[str]) -> None:
 def run_index(cfg: IndexConfig) -> dict[str, Any]:
     """Build or update the index ``cfg.out`` from ``cfg.videos``; returns the summary (also
     written to ``OUT/index.summary.json``). Bad files are recorded in ``OUT/failures.jsonl``."""
-    from tvrkit.eval.embed import GLOBAL
-    from tvrkit.eval.store import FeatureStore, merge_stores
+    from tvrkit.retrieval.embed import GLOBAL
+    from tvrkit.retrieval.store import FeatureStore, merge_stores
     from tvrkit.search.encode import frame_times
     from tvrkit.search.faiss_index import build_index, check_trainable
 

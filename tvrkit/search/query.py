@@ -2,7 +2,7 @@
 
 The query's global vector ranks the library through the FAISS index (the global level,
 as ``tvrkit eval`` ranks a gallery); when the model scores with fine levels, they re-score
-the top ``rerank_topk`` (the same :func:`~tvrkit.eval.retrieve.model_scorer` eval uses, over
+the top ``rerank_topk`` (the same :func:`~tvrkit.retrieval.scorer.model_scorer` eval uses, over
 the stored features). The moment of each hit comes from the per-frame scores: the query's
 unit vector against each embedded frame's, the peak frame grown over its neighbours that
 score at least halfway between the clip's lowest and highest frame.
@@ -93,7 +93,7 @@ def check_query(text: Any, k: Any) -> tuple[str, int]:
 
 
 class _Videos:
-    """Stored features by library row, as :func:`~tvrkit.eval.retrieve.model_scorer` reads them."""
+    """Stored features by library row, as :func:`~tvrkit.retrieval.scorer.model_scorer` reads them."""
 
     def __init__(self, store: Any, text: Any) -> None:
         self.store, self.text = store, text
@@ -102,7 +102,7 @@ class _Videos:
         return self.text
 
     def video_features(self, index: Any) -> Any:
-        from tvrkit.eval.embed import GLOBAL
+        from tvrkit.retrieval.embed import GLOBAL
         from tvrkit.models.features import VideoFeatures
 
         return VideoFeatures.from_state(self.store.rows(index, [n for n in self.store.field_names if n != GLOBAL]))
@@ -116,7 +116,7 @@ class SearchIndex:
         import torch
 
         from tvrkit.eval.run_eval import load_eval_model
-        from tvrkit.eval.store import FeatureStore
+        from tvrkit.retrieval.store import FeatureStore
         from tvrkit.search import index as stage
         from tvrkit.search.config import eval_config, identity, model_spec
         from tvrkit.search.faiss_index import IndexParams, VectorIndex
@@ -167,7 +167,7 @@ class SearchIndex:
         ``rerank_topk`` (None: the whole library), each with its moment."""
         import torch
 
-        from tvrkit.eval.retrieve import fine_needed, model_scorer
+        from tvrkit.retrieval.scorer import fine_needed, model_scorer
 
         text, k = check_query(text, k)
         if rerank_topk is not None and (isinstance(rerank_topk, bool) or rerank_topk < 1):

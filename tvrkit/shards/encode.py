@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tvrkit.fsutil import atomic_path
-from tvrkit.shards.tario import iter_members, member_bytes, read_member
+from tvrkit.shards.formats.tario import iter_members, member_bytes, read_member
 
 META_SUFFIX = ".json"
 

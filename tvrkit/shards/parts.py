@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tvrkit.errors import StageError
-from tvrkit.parts import check_same, read_results, write_result
+from tvrkit.cluster import check_same, read_results, write_result
 from tvrkit.runlog import FailureLog
 from tvrkit.shards.encode import EncodeJob, Staged
 

@@ -27,9 +27,9 @@ from typing import Any
 from tvrkit.config import to_dict
 from tvrkit.errors import ConfigError
 from tvrkit.fsutil import atomic_path, sha256_file, write_json_atomic
-from tvrkit.parts import in_part, part_dir, remove_parts, resolve_part
+from tvrkit.cluster import in_part, part_dir, remove_parts, resolve_part
 from tvrkit.runlog import FailureLog, write_summary
-from tvrkit.shards.base import ShardFormat, get_format, split_dir
+from tvrkit.shards.formats.base import ShardFormat, get_format, split_dir
 from tvrkit.shards.config import ShardConfig
 from tvrkit.shards.encode import EncodeJob, Staged, encode_video
 from tvrkit.shards.manifest import MANIFEST, build_manifest, read_manifest, shard_record, write_manifest

@@ -16,7 +16,7 @@ from typing import Any
 
 from tvrkit.errors import DataError
 from tvrkit.fsutil import sha256_file
-from tvrkit.shards.base import ShardFormat, get_format
+from tvrkit.shards.formats.base import ShardFormat, get_format
 from tvrkit.shards.config import VerifyConfig
 from tvrkit.shards.manifest import find_manifests, read_manifest
 

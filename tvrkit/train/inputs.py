@@ -35,7 +35,7 @@ def _split_problem(cfg: TrainConfig, key: str, split: str) -> str | None:
 
 def input_problems(cfg: TrainConfig, world_size: int) -> list[str]:
     """What is missing or unreadable among the run's inputs (empty when it can start)."""
-    from tvrkit.data.samplers import rank_batch_size
+    from tvrkit.data.batch_samplers import rank_batch_size
 
     problems = []
     try:

@@ -1,5 +1,5 @@
 """Quick in-training validation: embed one split with the model's global (video-sentence)
-level and score text-to-video retrieval with :mod:`tvrkit.eval.metrics`.
+level and score text-to-video retrieval with :mod:`tvrkit.retrieval.metrics`.
 
 This is what picks ``best.pt``; the full multi-level, post-processed evaluation is
 ``tvrkit eval``. Each rank embeds its own block of videos and texts; blocks are gathered
@@ -19,8 +19,8 @@ from tvrkit import dist
 from tvrkit.data.config import DataConfig
 from tvrkit.data.device import DeviceBatches
 from tvrkit.data.loader import build_video_loader, split_texts
-from tvrkit.data.samplers import eval_block
-from tvrkit.eval.metrics import summarize, t2v_problem, with_missing_last
+from tvrkit.data.batch_samplers import eval_block
+from tvrkit.retrieval.metrics import summarize, t2v_problem, with_missing_last
 
 
 def _gather_rows(ids: list[str], emb: list[torch.Tensor]) -> tuple[list[str], np.ndarray]:

@@ -10,7 +10,7 @@ Sections (each timed against a budget; one that would overrun is skipped and say
    peak GPU memory, and the achieved fraction of the matmul rate (FLOPs counted by
    ``torch.utils.flop_counter`` on one step).
 3. train: ``tvrkit train`` end to end on small real shards carried to the machine (made by
-   :mod:`tvrkit.bench.gpu_bundle`), with 4, 8 and 16 loader workers: samples/s and the share of
+   :mod:`benchmarks.gpu_bundle`), with 4, 8 and 16 loader workers: samples/s and the share of
    step time spent waiting for data.
 4. decode: JPEG frames of those shards decoded on the GPU (``torchvision.io.decode_jpeg`` on a
    batch, ``device="cuda"``) vs CPU worker processes decoding the same frames.
@@ -222,7 +222,7 @@ def step_rows(cfg: GpuBenchConfig, device: torch.device, tflops: float, deadline
 
 # ---- 3. trainer end to end ---------------------------------------------------------------------
 def train_rows(cfg: GpuBenchConfig, deadline: float) -> list[Row]:
-    from tvrkit.bench.train import TrainBenchConfig, run_train_bench
+    from benchmarks.train import TrainBenchConfig, run_train_bench
 
     if not cfg.data or not Path(cfg.data, "catalog").is_dir():
         return [("train end to end", f"skipped: no shards at {cfg.data} (make gpu-bundle)", "-", "-")]
@@ -308,8 +308,8 @@ def decode_rows(cfg: GpuBenchConfig, device: torch.device) -> list[Row]:
 
 # ---- 5. eval ranking ---------------------------------------------------------------------------
 def eval_rows(cfg: GpuBenchConfig, device: torch.device, cpu_reference: str) -> list[Row]:
-    from tvrkit.eval.metrics import summarize
-    from tvrkit.eval.ranking import stream_rank
+    from tvrkit.retrieval.metrics import summarize
+    from tvrkit.retrieval.ranking import stream_rank
 
     gen = torch.Generator(device=device).manual_seed(0)
     _reset_peak(device)
@@ -352,14 +352,14 @@ def run_gpu_bench(cfg: GpuBenchConfig) -> list[Row]:
     rows += decode_rows(cfg, device)
     rows += eval_rows(cfg, device, _cpu_eval_reference())
     header = (f"# tvrkit on a GPU\n\n{name}; torch {torch.__version__}; measured {time.strftime('%Y-%m-%d')} "
-              f"by `python -m tvrkit.bench.gpu` in one run ({time.monotonic() - deadline + cfg.budget_s:.0f} s).\n\n"
+              f"by `python -m benchmarks.gpu` in one run ({time.monotonic() - deadline + cfg.budget_s:.0f} s).\n\n"
               "| what | figure | reference (same run) | ratio |\n|---|---|---|---|\n")
     write_text_atomic(cfg.out, header + "".join(f"| {' | '.join(r)} |\n" for r in rows))
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tvrkit.bench.gpu", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=GpuBenchConfig.out)
     parser.add_argument("--data", default=GpuBenchConfig.data, help="dataset root with wds shards (gpu_bundle)")
     parser.add_argument("--budget", type=float, default=GpuBenchConfig.budget_s, help="seconds for all sections")

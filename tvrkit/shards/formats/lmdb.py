@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tvrkit.errors import DataError
-from tvrkit.shards.base import Entry, PlannedShard, ShardFormat
+from tvrkit.shards.formats.base import Entry, PlannedShard, ShardFormat
 from tvrkit.shards.encode import Staged
-from tvrkit.shards.tario import iter_members, read_member
-from tvrkit.shards.wds import parse_member_name
+from tvrkit.shards.formats.tario import iter_members, read_member
+from tvrkit.shards.formats.wds import parse_member_name
 
 DATA_FILE = "data.mdb"
 _MIB = 1 << 20

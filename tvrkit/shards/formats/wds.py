@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tvrkit.errors import DataError
-from tvrkit.shards.base import Entry, PlannedShard, ShardFormat
+from tvrkit.shards.formats.base import Entry, PlannedShard, ShardFormat
 from tvrkit.shards.encode import META_SUFFIX, Staged
 from tvrkit.shards.plan import plan_groups
-from tvrkit.shards.tario import END_OF_ARCHIVE, iter_members, read_member
+from tvrkit.shards.formats.tario import END_OF_ARCHIVE, iter_members, read_member
 
 
 def shard_name(split: str, index: int) -> str:

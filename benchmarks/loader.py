@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from tvrkit.data.config import DataConfig
-from tvrkit.data.sampling import uniform_frames
+from tvrkit.data.frame_indices import uniform_frames
 from tvrkit.errors import DataError
 
 
@@ -47,7 +47,7 @@ class LoaderBenchConfig:
 
 def _floor_jpegs(cfg: LoaderBenchConfig) -> list[list[bytes]]:
     """Per video, the JPEGs of the frames the uniform sampler picks (read from a shard format)."""
-    from tvrkit.shards.base import get_format, split_dir
+    from tvrkit.shards.formats.base import get_format, split_dir
     from tvrkit.shards.manifest import read_manifest
 
     for fmt_name in ("wds", "lmdb"):

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tvrkit.bench import REAL_CLIP
+from benchmarks import REAL_CLIP
 
 WHEELS = (
     "open_clip_torch==3.3.0", "ftfy==6.3.1", "wcwidth==0.9.4",
@@ -36,7 +36,7 @@ LIMIT_MIB = 64.0
 COPIES, CAPTIONS = 24, 16
 RUN = ("python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "
        ".whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 && "
-       "python3 -m tvrkit.bench.gpu --out $OUT/results-gpu.md --data .gpu/data")
+       "python3 -m benchmarks.gpu --out $OUT/results-gpu.md --data .gpu/data")
 
 
 def download_wheels(dest: Path) -> list[Path]:
@@ -120,7 +120,7 @@ def build_bundle(repo: Path, wheels: bool = True, copies: int = COPIES) -> dict[
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tvrkit.bench.gpu_bundle", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_bundle", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", default=".", help="the checkout that travels")
     parser.add_argument("--copies", type=int, default=COPIES, help="videos in the small shards")
     parser.add_argument("--no-wheels", action="store_true", help="shards only")

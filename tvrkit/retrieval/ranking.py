@@ -12,7 +12,7 @@ summation order (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd e
 the few inside it are kept and compared at the end with the correct item's score *as
 the matmul produced it*. Counts (greater / exactly equal) are therefore exact for the
 scores this computation produces, with no tolerance, and feed the tie policies in
-:mod:`tvrkit.eval.metrics`.
+:mod:`tvrkit.retrieval.metrics`.
 
 Missing gallery items (no embedding) are simply absent from the blocks; queries whose
 correct item is missing have target ``-1`` and are ranked last among ``n_gallery``.
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from tvrkit.errors import ConfigError, StageError
-from tvrkit.eval.metrics import RankCounts, with_missing_last
+from tvrkit.retrieval.metrics import RankCounts, with_missing_last
 
 DEFAULT_BLOCK_BYTES = 256 << 20  # score block budget: ~256 MiB of float32 per gallery block
 CHUNK = 64  # columns per run whose maximum screens a block for candidates

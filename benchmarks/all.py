@@ -57,7 +57,7 @@ def _dataset(root: Path, n_videos: int) -> None:
 
 
 def _compress(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.compress import CompressBenchConfig, format_report, run_compress_bench
+    from benchmarks.compress import CompressBenchConfig, format_report, run_compress_bench
 
     r = run_compress_bench(CompressBenchConfig(videos=sizes.compress_videos))
     row = ("compress (prepare)", f"{r['compress_seconds']:.2f} s wall / {r['compress_cpu_seconds']:.2f} s CPU",
@@ -67,7 +67,7 @@ def _compress(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
 
 
 def _scale(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.scale import format_report, run_scale_bench
+    from benchmarks.scale import format_report, run_scale_bench
 
     r = run_scale_bench(sizes.scale_sizes)
     small, large = sizes.scale_sizes[0], sizes.scale_sizes[-1]
@@ -81,25 +81,25 @@ def _scale(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
 
 
 def _loader(_sizes: Sizes, root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.datapath import loader_stage
+    from benchmarks.datapath import loader_stage
 
     return loader_stage(root)
 
 
 def _decoders(sizes: Sizes, root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.datapath import decoder_stage
+    from benchmarks.datapath import decoder_stage
 
     return decoder_stage(root, sizes.decoder_opens)
 
 
 def _shard_options(_sizes: Sizes, root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.datapath import shard_options_stage
+    from benchmarks.datapath import shard_options_stage
 
     return shard_options_stage(root)
 
 
 def _model(_sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.model import ModelBenchConfig, format_report, run_model_bench
+    from benchmarks.model import ModelBenchConfig, format_report, run_model_bench
 
     r = run_model_bench(ModelBenchConfig(archs=("tiny",), threads=1))
     base = next(row for row in r["rows"] if row["combo"] == "global")["samples_per_s"]
@@ -110,7 +110,7 @@ def _model(_sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
 
 
 def _train(sizes: Sizes, root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.train import TrainBenchConfig, format_report, run_train_bench
+    from benchmarks.train import TrainBenchConfig, format_report, run_train_bench
 
     r = run_train_bench(TrainBenchConfig(overrides=(f"data.root={root}",), steps=sizes.train_steps))
     rows = [(f"train demo config, {fmt}", f"{rate['samples_per_s']:.1f} samples/s",
@@ -120,7 +120,7 @@ def _train(sizes: Sizes, root: Path) -> tuple[list[Row], str]:
 
 
 def _eval_scale(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.eval_scale import report, run_benchmark
+    from benchmarks.eval_scale import report, run_benchmark
 
     full, stream, dense = run_benchmark(videos=sizes.eval_videos, dense_videos=sizes.eval_dense_videos)
     row = (f"global ranking {full['videos']:,} x {full['queries']:,}",
@@ -134,7 +134,7 @@ def _eval_scale(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
 
 
 def _coarse_fine(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.coarse_fine import Case, report, run_benchmark
+    from benchmarks.coarse_fine import Case, report, run_benchmark
 
     r = run_benchmark(Case(videos=sizes.c2f_videos, texts=sizes.c2f_videos))
     row = _two_stage_row("coarse-to-fine", sizes.c2f_videos, r["runs"]["coarse-to-fine"], "full fine scoring",
@@ -143,7 +143,7 @@ def _coarse_fine(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
 
 
 def _eercf(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.eercf import Case, report, run_benchmark
+    from benchmarks.eercf import Case, report, run_benchmark
 
     r = run_benchmark(Case(videos=sizes.c2f_videos, texts=sizes.c2f_videos // 10))
     row = _two_stage_row("EERCF two-stage", sizes.c2f_videos, r["runs"]["two-stage"], "every pair by total",
@@ -160,7 +160,7 @@ def _two_stage_row(name: str, videos: int, fast: dict[str, Any], full_label: str
 
 
 def _search(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from tvrkit.bench.search import SearchBenchConfig, format_report, run_search_bench, summary_rows
+    from benchmarks.search import SearchBenchConfig, format_report, run_search_bench, summary_rows
 
     r = run_search_bench(SearchBenchConfig(sizes=sizes.search_vectors, videos=sizes.search_videos))
     return summary_rows(r), format_report(r)

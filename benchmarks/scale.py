@@ -10,7 +10,7 @@ clips keep 2,000 of them affordable on 2 cores and make any per-run cost that gr
 N (lists rebuilt per video, files rewritten per video) stand out. Each size runs in a
 fresh process, so the peak RSS it reports is its own.
 
-    python -m tvrkit.bench.scale --sizes 200 2000
+    python -m benchmarks.scale --sizes 200 2000
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tvrkit.bench import REAL_CLIP
+from benchmarks import REAL_CLIP
 
 PHASES = ("prepare", "shard", "loader")
 SPLIT = "test"
@@ -156,7 +156,7 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m tvrkit.bench.scale``: run and print the report."""
+    """``python -m benchmarks.scale``: run and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000], help="numbers of videos, small first")
     parser.add_argument("--workers", type=int, default=2)

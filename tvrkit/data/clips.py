@@ -16,7 +16,7 @@ import numpy as np
 from tvrkit.data.augment import VideoAugment
 from tvrkit.data.config import AugmentConfig
 from tvrkit.data.readers import CorruptSample, FrameReader
-from tvrkit.data.sampling import sample_frames
+from tvrkit.data.frame_indices import sample_frames
 from tvrkit.data.transforms import FrameTransform
 from tvrkit.errors import DataError
 

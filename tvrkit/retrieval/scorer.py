@@ -1,5 +1,5 @@
 """Rank an embedded split in both directions with a model's levels: the global level over the
-whole gallery, the fine levels on each query's top K (see :mod:`tvrkit.eval.coarse_fine`).
+whole gallery, the fine levels on each query's top K (see :mod:`tvrkit.retrieval.coarse_fine`).
 
 Galleries count missing videos: a text whose video is missing ranks last among all of the
 split's videos, and a missing video, as a video->text query, ranks last too. Video->text
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tvrkit.eval.coarse_fine import (
+from tvrkit.retrieval.coarse_fine import (
     DEFAULT_MAX_PAIRS,
     FineResult,
     MatrixScorer,
@@ -26,10 +26,10 @@ from tvrkit.eval.coarse_fine import (
     group_item_scorer,
     union_item_scorer,
 )
-from tvrkit.eval.embed import GLOBAL
-from tvrkit.eval.metrics import RankCounts, with_missing_last
+from tvrkit.retrieval.embed import GLOBAL
+from tvrkit.retrieval.metrics import RankCounts, with_missing_last
 from tvrkit.eval.outputs import TOP_IDS, DirectionRanks
-from tvrkit.eval.ranking import StreamResult
+from tvrkit.retrieval.ranking import StreamResult
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def fine_needed(model: Any) -> bool:
 def model_scorer(model: Any, texts: Any, videos: Any, direction: str, device: Any,
                  block_size: int = 128) -> MatrixScorer:
     """A :data:`MatrixScorer` over cached features: ``texts``/``videos`` provide
-    ``text_features(rows)``/``video_features(rows)`` (an :class:`~tvrkit.eval.embed.Embedded`);
+    ``text_features(rows)``/``video_features(rows)`` (an :class:`~tvrkit.retrieval.embed.Embedded`);
     for ``v2t`` queries are video rows and the gallery text rows."""
 
     def score(queries: torch.Tensor, rows: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -56,8 +56,8 @@ class ShardFormat(abc.ABC):
 
 
 FORMATS: dict[str, str] = {
-    "wds": "tvrkit.shards.wds:WdsFormat",
-    "lmdb": "tvrkit.shards.lmdb:LmdbFormat",
+    "wds": "tvrkit.shards.formats.wds:WdsFormat",
+    "lmdb": "tvrkit.shards.formats.lmdb:LmdbFormat",
 }
 
 

@@ -15,8 +15,8 @@ copies of library vectors (cosine about 0.7 with their source), as a text is nea
 Build: ``tvrkit index`` on generated synthetic videos with the demo model's architecture,
 in seconds per 1,000 videos, with and without the embedding time.
 
-    python -m tvrkit.bench.search                   # 100k and 1M, about 5 minutes on 2 cores
-    python -m tvrkit.bench.search --sizes 20000 --videos 8
+    python -m benchmarks.search                   # 100k and 1M, about 5 minutes on 2 cores
+    python -m benchmarks.search --sizes 20000 --videos 8
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ the memory-mapped stores, eval's ``rank_t2v`` ranks the gallery by ``coarse`` an
 text's top K by ``total`` (EERCF's evaluation, K = 50), and once more with K = the whole gallery
 (every pair scored by ``total``: the ranking EERCF's second stage approximates).
 
-    python -m tvrkit.bench.eercf --videos 10000 --texts 1000 --k 50
+    python -m benchmarks.eercf --videos 10000 --texts 1000 --k 50
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tvrkit.bench.coarse_fine import _fresh, _measure, comparison, ranking_table
+from benchmarks.coarse_fine import _fresh, _measure, comparison, ranking_table
 
 CHUNK = 2_000  # videos generated and written per step: bounds the generator's memory
 
@@ -59,8 +59,8 @@ def _write_problem(case: Case, directory: Path) -> None:
     import torch
     import torch.nn.functional as F
 
-    from tvrkit.eval.embed import GLOBAL
-    from tvrkit.eval.store import StoreWriter
+    from tvrkit.retrieval.embed import GLOBAL
+    from tvrkit.retrieval.store import StoreWriter
     from tvrkit.models.features import TextFeatures, VideoFeatures
     from tvrkit.models.ops import masked_mean
 

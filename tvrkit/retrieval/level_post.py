@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tvrkit.eval.postprocess import apply_levels_postprocess
+from tvrkit.retrieval.postprocess import apply_levels_postprocess
 
 
 def level_spec(model: Any, post: str) -> dict[str, Any] | None:
@@ -39,7 +39,7 @@ def dense_level_post(cfg: Any, model: Any, embedded: Any, bank: Any, scorer: Any
     """Score every level densely (``sim.npy`` keeps the raw total), normalise each level with its
     querybank scores and write the combination to ``sim_post.npy``. Returns what metrics.json
     records: the post-processor, its parameters, the text->video querybank and ``post_levels``."""
-    from tvrkit.eval.retrieve import dense_scores, model_scorer
+    from tvrkit.retrieval.scorer import dense_scores, model_scorer
 
     levels = tuple(spec["weights"])
     sims = dense_scores(embedded, scorer, ("total", *levels))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tvrkit.bench import REAL_CLIP
+from benchmarks import REAL_CLIP
 
 REAL_COPIES = 40
 Row = tuple[str, str, str, str]
@@ -19,7 +19,7 @@ Row = tuple[str, str, str, str]
 
 def real_root(synthetic_root: Path) -> Path | None:
     """The real-footage dataset beside the synthetic one (built once), or None without fixtures."""
-    from tvrkit.bench.clips import real_clip_root
+    from benchmarks.clips import real_clip_root
 
     if not REAL_CLIP.is_file():
         return None
@@ -28,7 +28,7 @@ def real_root(synthetic_root: Path) -> Path | None:
 
 def _datasets(root: Path) -> list[tuple[str, Path, str]]:
     """(label, root, split) of each dataset the loader benchmark reads."""
-    from tvrkit.bench.clips import SPLIT
+    from benchmarks.clips import SPLIT
 
     real = real_root(root)
     return [("synthetic", root, "train")] + ([(f"{REAL_COPIES} real clips", real, SPLIT)] if real else [])
@@ -36,7 +36,7 @@ def _datasets(root: Path) -> list[tuple[str, Path, str]]:
 
 def loader_stage(root: Path) -> tuple[list[Row], str]:
     """Sharded and raw loaders vs the decode+crop floor, same frames, same process count."""
-    from tvrkit.bench.loader import LoaderBenchConfig, format_report, run_loader_bench
+    from benchmarks.loader import LoaderBenchConfig, format_report, run_loader_bench
 
     rows, reports = [], []
     for label, data, split in _datasets(root):
@@ -55,7 +55,7 @@ def loader_stage(root: Path) -> tuple[list[Row], str]:
 
 
 def _clips(root: Path) -> tuple[str, ...]:
-    from tvrkit.bench.decoders import clips_of
+    from benchmarks.decoders import clips_of
 
     real = real_root(root)
     return clips_of(real) if real else clips_of(root)
@@ -63,7 +63,7 @@ def _clips(root: Path) -> tuple[str, ...]:
 
 def decoder_stage(root: Path, opens: int) -> tuple[list[Row], str]:
     """frames/s and RSS growth of each raw-video back-end over ``opens`` opens."""
-    from tvrkit.bench.decoders import DecoderBenchConfig, format_report, run_decoder_bench
+    from benchmarks.decoders import DecoderBenchConfig, format_report, run_decoder_bench
 
     r = run_decoder_bench(DecoderBenchConfig(clips=_clips(root), opens=opens))
     ok = [row for row in r["rows"] if "error" not in row]
@@ -83,7 +83,7 @@ def decoder_stage(root: Path, opens: int) -> tuple[list[Row], str]:
 
 def shard_options_stage(root: Path) -> tuple[list[Row], str]:
     """Bytes per frame and decode+crop speed of full vs center-cropped frames and JPEG qualities."""
-    from tvrkit.bench.shard_options import ShardOptionsBenchConfig, format_report, run_shard_options_bench
+    from benchmarks.shard_options import ShardOptionsBenchConfig, format_report, run_shard_options_bench
 
     clips = (str(REAL_CLIP),) if REAL_CLIP.is_file() else _clips(root)[:6]
     r: dict[str, Any] = run_shard_options_bench(ShardOptionsBenchConfig(clips=clips))

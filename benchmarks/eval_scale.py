@@ -1,6 +1,6 @@
 """Benchmark the global ranking at scale: Q text queries against N video embeddings
 (default 10,000 x 1,000,000, D = 512) scored in blocks with a streaming top-10 and exact
-rank counts (:func:`tvrkit.eval.ranking.stream_rank`), next to its floor measured in the
+rank counts (:func:`tvrkit.retrieval.ranking.stream_rank`), next to its floor measured in the
 same process, the fp32 matrix product alone over the same blocks, and next to the dense
 baseline (the whole Q x N score matrix, then counting) at a size that fits.
 
@@ -10,7 +10,7 @@ correct videos, so the ranks are neither all 1 nor random. Generating the blocks
 and taken out of both the ranking and the product. Each measurement runs in a fresh
 process, so the peak RSS it reports is its own.
 
-    python -m tvrkit.bench.eval_scale --videos 1000000 --queries 10000 --dim 512 --dtype float16
+    python -m benchmarks.eval_scale --videos 1000000 --queries 10000 --dim 512 --dtype float16
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ def _product(queries: Any, blocks: _TimedBlocks) -> tuple[float, float]:
 def _measure_stream(case: Case, with_product: bool = True) -> dict[str, Any]:
     import torch
 
-    from tvrkit.eval.metrics import summarize
-    from tvrkit.eval.ranking import stream_rank
+    from tvrkit.retrieval.metrics import summarize
+    from tvrkit.retrieval.ranking import stream_rank
 
     rss_start = _peak_rss_mib()
     queries, targets, target_rows, owner = _problem(case)
@@ -151,7 +151,7 @@ def _measure_stream(case: Case, with_product: bool = True) -> dict[str, Any]:
 def _measure_dense(case: Case) -> dict[str, Any]:
     import torch
 
-    from tvrkit.eval.metrics import rank_counts, summarize
+    from tvrkit.retrieval.metrics import rank_counts, summarize
 
     rss_start = _peak_rss_mib()
     queries, targets, target_rows, owner = _problem(case)
@@ -181,7 +181,7 @@ def run_benchmark(
 ) -> list[dict[str, Any]]:
     """Stream (with its product floor) at full size, then stream and dense at ``dense_videos``;
     one dict per run."""
-    from tvrkit.eval.ranking import block_size_for
+    from tvrkit.retrieval.ranking import block_size_for
 
     block = block_size_for(queries)
     full = Case(videos, queries, dim, dtype, block)

@@ -25,7 +25,7 @@ from typing import Any
 from tvrkit import __version__, dist
 from tvrkit.config import to_dict
 from tvrkit.errors import DataError
-from tvrkit.eval.store import FeatureStore, StoreWriter, merge_stores
+from tvrkit.retrieval.store import FeatureStore, StoreWriter, merge_stores
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def embed_split(
 
     from tvrkit.catalog import read_catalog
     from tvrkit.data.loader import split_texts
-    from tvrkit.data.samplers import eval_block
+    from tvrkit.data.batch_samplers import eval_block
 
     started = time.perf_counter()
     texts = split_texts(data_cfg, split)

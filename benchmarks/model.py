@@ -129,7 +129,7 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m tvrkit.bench.model``: run and print the table."""
+    """``python -m benchmarks.model``: run and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = ModelBenchConfig()
     parser.add_argument("--archs", nargs="+", default=list(defaults.archs),

@@ -12,7 +12,7 @@ Decoding the source is work no compressor can skip, so the ratio says how much t
 the same process on the same cores, with the same number of parallel ffmpegs and the
 same decoder threads each, alternately, best of ``repeats``.
 
-``python -m tvrkit.bench.compress --videos 16``
+``python -m benchmarks.compress --videos 16``
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tvrkit.bench import REAL_CLIP
+from benchmarks import REAL_CLIP
 from tvrkit.media.argv import decode_null_argv, usable_cores
 from tvrkit.media.compress import CompressConfig, Job, compress_videos, resolve_workers
 from tvrkit.media.ffmpeg import ffmpeg_exe, ffmpeg_version
@@ -165,7 +165,7 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m tvrkit.bench.compress``: run and print the report."""
+    """``python -m benchmarks.compress``: run and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = CompressBenchConfig()
     for field in dataclasses.fields(CompressBenchConfig):

@@ -5,12 +5,12 @@ features: each video has T unit frame vectors, each text is a noisy view of its 
 the mean frame plus noise; words: some of its frames plus noise), so rankings are neither
 trivial nor random. The features are written to feature stores on disk exactly as ``tvrkit
 eval`` caches them, then each ranking runs in a fresh process that memory-maps the stores and
-calls :func:`tvrkit.eval.retrieve.rank_t2v`, as eval does: once re-scoring each text's global
+calls :func:`tvrkit.retrieval.scorer.rank_t2v`, as eval does: once re-scoring each text's global
 top K with the fine levels, once with the fine levels scoring every (text, video) pair. Each
 reports its wall and CPU time and its own peak RSS; the global-only ranking comes for free.
 
-    python -m tvrkit.bench.coarse_fine --videos 10000 --texts 10000 --k 50
-    python -m tvrkit.bench.coarse_fine --videos 1000000 --texts 10000 --k 50 --skip-full
+    python -m benchmarks.coarse_fine --videos 10000 --texts 10000 --k 50
+    python -m benchmarks.coarse_fine --videos 1000000 --texts 10000 --k 50 --skip-full
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def _write_problem(case: Case, directory: Path) -> None:
     import torch
     import torch.nn.functional as F
 
-    from tvrkit.eval.embed import GLOBAL
-    from tvrkit.eval.store import StoreWriter
+    from tvrkit.retrieval.embed import GLOBAL
+    from tvrkit.retrieval.store import StoreWriter
     from tvrkit.models.features import TextFeatures, VideoFeatures
 
     torch.set_num_threads(case.threads)
@@ -102,10 +102,10 @@ def _measure(case: Any, directory: Path, k: int | None, build: Any = None) -> di
     model ``build(case)`` makes (default: this benchmark's; ``case`` needs ``threads``, ``rerank_pairs``)."""
     import torch
 
-    from tvrkit.eval.embed import Embedded
-    from tvrkit.eval.metrics import summarize
-    from tvrkit.eval.retrieve import model_scorer, rank_t2v
-    from tvrkit.eval.store import FeatureStore
+    from tvrkit.retrieval.embed import Embedded
+    from tvrkit.retrieval.metrics import summarize
+    from tvrkit.retrieval.scorer import model_scorer, rank_t2v
+    from tvrkit.retrieval.store import FeatureStore
 
     torch.set_num_threads(case.threads)
     model = (build or _model)(case)

@@ -60,7 +60,7 @@ def _round(name: str, cfg: DecoderBenchConfig, first: int, count: int) -> dict[s
     import numpy as np
     import torch
 
-    from tvrkit.data.sampling import sample_frames
+    from tvrkit.data.frame_indices import sample_frames
     from tvrkit.media.decode import read_sampled
 
     if not _STATE:
@@ -143,7 +143,7 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m tvrkit.bench.decoders --root ROOT``: measure and print."""
+    """``python -m benchmarks.decoders --root ROOT``: measure and print."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -3,11 +3,11 @@ levels re-score only each query's top K.
 
 The coarse pass works on unit global embeddings only, in blocks, keeping a streaming top-k
 and the exact rank counts of the correct item (text->video: the gallery-blocked
-:func:`tvrkit.eval.ranking.stream_rank`; video->text: query blocks ranked against caption
+:func:`tvrkit.retrieval.ranking.stream_rank`; video->text: query blocks ranked against caption
 groups, :func:`coarse_groups`), so memory is O(N·k), never O(N²). The fine pass asks a
 scoring callback for the K candidates of a few queries at a time; the final ranking is the
 top K in fine order followed by the rest of the gallery in coarse order, and its rank
-counts come from :func:`tvrkit.eval.ranking.rerank_counts`. With K = the gallery size it is
+counts come from :func:`tvrkit.retrieval.ranking.rerank_counts`. With K = the gallery size it is
 exactly the full fine ranking.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tvrkit.eval.metrics import RankCounts, caption_groups, rank_counts
-from tvrkit.eval.ranking import DEFAULT_BLOCK_BYTES, StreamResult, rerank_counts, stream_rank
+from tvrkit.retrieval.metrics import RankCounts, caption_groups, rank_counts
+from tvrkit.retrieval.ranking import DEFAULT_BLOCK_BYTES, StreamResult, rerank_counts, stream_rank
 
 # Scores per fine-scoring call: the call fetches the union of its queries' candidates from the
 # feature store once, so with K = the whole gallery large blocks amortise that read (1M float32
