@@ -2,5 +2,6 @@
 
 from pathlib import Path
 
-# the real MSR-VTT clip the benchmarks use when ../shared/fixtures is present (never copied into the project)
-REAL_CLIP = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "videos" / "video7500.mp4"
+# the real MSR-VTT clip the benchmarks use when ../shared/fixtures is present (never copied into the project);
+# parents[2]: the folder that holds the checkout and shared/
+REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "videos" / "video7500.mp4"
