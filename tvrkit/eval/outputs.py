@@ -11,32 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tvrkit.errors import ConfigError, StageError
-from tvrkit.retrieval.metrics import RankCounts, check_ties, hit_probability, ranks, summarize
 from tvrkit.fsutil import atomic_path, write_json_atomic, write_text_atomic
+from tvrkit.retrieval.metrics import TOP_IDS, DirectionRanks, RankCounts, check_ties, hit_probability, ranks, summarize
 
 DIRECTIONS: dict[str, str] = {"t2v": "Text→Video", "v2t": "Video→Text"}
-TOP_IDS = 10
 PAPER_KEYS: tuple[str, ...] = ("R@1", "R@5", "R@10", "MdR", "MnR")
 
-
-@dataclass(frozen=True)
-class DirectionRanks:
-    """One direction's per-query results, by id: ``top_ids[i]`` lists query i's best gallery
-    ids (empty for a query that could not be scored); ``n_gallery`` is the gallery size."""
-
-    direction: str
-    counts: RankCounts
-    n_gallery: int
-    query_ids: Sequence[str]
-    target_ids: Sequence[str]
-    top_ids: Sequence[Sequence[str]]
 
 
 def metrics_document(

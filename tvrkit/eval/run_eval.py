@@ -24,8 +24,8 @@ import numpy as np
 
 from tvrkit.config import load_config, resolve_config, save_resolved
 from tvrkit.config.load import merge, read_yaml
-from tvrkit.config.shipped import resolve_config_path
 from tvrkit.config.overrides import apply_overrides
+from tvrkit.config.shipped import resolve_config_path
 from tvrkit.data.config import DataConfig
 from tvrkit.errors import ConfigError, DataError
 from tvrkit.models.config import ModelConfig
@@ -276,10 +276,10 @@ def _coarse_fine_protocol(cfg: EvalConfig, model: Any, fine: bool, t2v: Any, v2t
 
 def _dense_metrics(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, scorer: Any, device: Any) -> dict[str, Any]:
     """Full (texts x videos) scores and the querybank's, evaluated by ``tvrkit metrics``' protocol."""
-    from tvrkit.retrieval.level_post import dense_level_post, level_spec, record_level_post
     from tvrkit.eval.outputs import write_metrics_md
-    from tvrkit.retrieval.scorer import dense_t2v, fine_needed, model_scorer
     from tvrkit.eval.run_metrics import MetricsConfig, run_metrics
+    from tvrkit.retrieval.level_post import dense_level_post, level_spec, record_level_post
+    from tvrkit.retrieval.scorer import dense_t2v, fine_needed, model_scorer
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -337,8 +337,8 @@ def _relabel_ranks(out: Path, embedded: Any) -> None:
 
 
 def _order_pairs(cfg: EvalConfig, embedded: Any, scorer: Any) -> dict[str, Any] | None:
-    from tvrkit.retrieval.coarse_fine import union_scores
     from tvrkit.eval.pairs import load_order_pairs, pair_queries, score_order_pairs
+    from tvrkit.retrieval.coarse_fine import union_scores
 
     if cfg.order_pairs is None:
         return None

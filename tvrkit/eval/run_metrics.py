@@ -20,16 +20,18 @@ import numpy as np
 
 from tvrkit.config import save_resolved
 from tvrkit.errors import ConfigError, DataError
+from tvrkit.eval.outputs import metrics_document, write_reports
 from tvrkit.retrieval.metrics import (
+    TOP_IDS,
     V2T_MODES,
+    DirectionRanks,
     RankingProblem,
     check_ties,
     t2v_problem,
     v2t_problem,
     with_missing_last,
 )
-from tvrkit.eval.outputs import DirectionRanks, metrics_document, write_reports
-from tvrkit.retrieval.postprocess import BANKLESS, POSTPROCESSORS, apply_postprocess, postprocess_params
+from tvrkit.retrieval.postprocess import BANKLESS, POSTPROCESSORS, apply_postprocess, chosen_params
 from tvrkit.runlog import write_summary
 
 log = logging.getLogger(__name__)
@@ -91,13 +93,8 @@ class MetricsConfig:
 
     def post_params(self) -> dict[str, Any]:
         """The chosen post-processor's parameters, defaults filled in."""
-        given = {
-            "none": {},
-            "dsl": {"temperature": self.dsl_temperature},
-            "sk": {"iters": self.sk_iters, "temperature": self.sk_temperature},
-            "qb": {"beta": self.qb_beta, "k": self.qb_k},
-        }[self.post]
-        return {**postprocess_params(self.post), **given}
+        return chosen_params(self.post, dsl_temperature=self.dsl_temperature, sk_iters=self.sk_iters,
+                             sk_temperature=self.sk_temperature, qb_beta=self.qb_beta, qb_k=self.qb_k)
 
 
 def _load_matrix(path: str, what: str) -> np.ndarray:
@@ -200,7 +197,7 @@ def _direction(
     counts = with_missing_last(
         problem.counts(), missing_target | unscored_query, problem.sim.shape[1], problem.n_correct()
     )
-    top = problem.top(10)
+    top = problem.top(TOP_IDS)
     return DirectionRanks(
         direction=name,
         counts=counts,

@@ -150,8 +150,8 @@ def embed_split(
     import torch
 
     from tvrkit.catalog import read_catalog
-    from tvrkit.data.loader import split_texts
     from tvrkit.data.batch_samplers import eval_block
+    from tvrkit.data.loader import split_texts
 
     started = time.perf_counter()
     texts = split_texts(data_cfg, split)

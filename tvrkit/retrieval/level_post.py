@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tvrkit.retrieval.postprocess import apply_levels_postprocess
+from tvrkit.retrieval.postprocess import apply_levels_postprocess, chosen_params
 
 
 def level_spec(model: Any, post: str) -> dict[str, Any] | None:
@@ -28,10 +28,7 @@ def level_spec(model: Any, post: str) -> dict[str, Any] | None:
 
 def post_params(cfg: Any) -> dict[str, Any]:
     """The chosen post-processor's parameters from an eval config (``tvrkit metrics``' rules)."""
-    from tvrkit.eval.run_metrics import MetricsConfig
-
-    return MetricsConfig(sim="", out="", post=cfg.post, transductive=True,
-                         **dataclasses.asdict(cfg.post_params)).post_params()
+    return chosen_params(cfg.post, **dataclasses.asdict(cfg.post_params))
 
 
 def dense_level_post(cfg: Any, model: Any, embedded: Any, bank: Any, scorer: Any, device: Any,

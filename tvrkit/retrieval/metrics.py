@@ -30,6 +30,7 @@ a group scores the max over its captions, one group per video) or all captions
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ TIE_POLICIES: tuple[str, ...] = ("mean", "optimistic", "pessimistic")
 RECALL_KS: tuple[int, ...] = (1, 5, 10, 50)
 METRIC_KEYS: tuple[str, ...] = tuple(f"R@{k}" for k in RECALL_KS) + ("MdR", "MnR")
 V2T_MODES: tuple[str, ...] = ("group", "caption")
+TOP_IDS = 10  # best gallery ids kept per query (ranks.parquet's top10, the report)
 
 # Dense counting works on row chunks of about this many cells, so its boolean
 # temporaries stay near 16 MiB whatever the matrix size.
@@ -72,6 +74,18 @@ class RankCounts:
     def __len__(self) -> int:
         return int(self.greater.shape[0])
 
+
+@dataclass(frozen=True)
+class DirectionRanks:
+    """One direction's per-query results, by id: ``top_ids[i]`` lists query i's best gallery
+    ids (empty for a query that could not be scored); ``n_gallery`` is the gallery size."""
+
+    direction: str
+    counts: RankCounts
+    n_gallery: int
+    query_ids: Sequence[str]
+    target_ids: Sequence[str]
+    top_ids: Sequence[Sequence[str]]
 
 def check_ties(ties: str) -> str:
     """Return ``ties`` if it names a tie policy, else raise :class:`ConfigError`."""

@@ -146,6 +146,18 @@ def postprocess_params(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in list(sig.parameters.values())[2:]}
 
 
+def chosen_params(post: str, *, dsl_temperature: float, sk_iters: int, sk_temperature: float | None,
+                  qb_beta: float, qb_k: int) -> dict[str, Any]:
+    """Post-processor ``post``'s parameters, defaults filled in, from the flat options ``tvrkit
+    metrics`` and ``tvrkit eval`` take (``--dsl-temperature``, ``post_params.sk_iters``, ...)."""
+    given = {
+        "none": {},
+        "dsl": {"temperature": dsl_temperature},
+        "sk": {"iters": sk_iters, "temperature": sk_temperature},
+        "qb": {"beta": qb_beta, "k": qb_k},
+    }[post]
+    return {**postprocess_params(post), **given}
+
 def apply_postprocess(
     name: str,
     sim: np.ndarray,

@@ -27,8 +27,7 @@ from tvrkit.retrieval.coarse_fine import (
     union_item_scorer,
 )
 from tvrkit.retrieval.embed import GLOBAL
-from tvrkit.retrieval.metrics import RankCounts, with_missing_last
-from tvrkit.eval.outputs import TOP_IDS, DirectionRanks
+from tvrkit.retrieval.metrics import TOP_IDS, DirectionRanks, RankCounts, with_missing_last
 from tvrkit.retrieval.ranking import StreamResult
 
 
