@@ -28,3 +28,34 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _mount_tmpfs(path: Path, options: str) -> None:
+    import subprocess
+
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode(errors='replace').strip()})")
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 2 MiB tmpfs (a disk that fills up); skips where mounting is not allowed."""
+    import subprocess
+
+    path = tmp_path / "small"
+    _mount_tmpfs(path, "size=2m")
+    yield path
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only file system (a tmpfs mounted ro: root ignores permission bits); skips where not allowed."""
+    import subprocess
+
+    path = tmp_path / "ro"
+    _mount_tmpfs(path, "ro,size=1m")
+    yield path
+    subprocess.run(["umount", "-l", str(path)], check=False)

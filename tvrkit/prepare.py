@@ -27,6 +27,7 @@ from tvrkit.datasets.locate import locate_videos
 from tvrkit.datasets.registry import get_dataset
 from tvrkit.errors import ConfigError, StageError
 from tvrkit.fsutil import write_text_atomic
+from tvrkit.locks import output_lock
 from tvrkit.media.compress import CompressConfig, Job, Outcome, compress_videos
 from tvrkit.media.ffmpeg import ffmpeg_exe, ffmpeg_version
 from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
@@ -121,8 +122,17 @@ def run_prepare(cfg: PrepareConfig) -> dict[str, Any]:
     for a part of several, into its folder under ``ROOT/parts/prepare/``).
 
     Missing or failed videos are recorded and the rest goes on; with ``strict`` they
-    raise :class:`StageError` after everything has been written.
+    raise :class:`StageError` after everything has been written. The run holds the root's
+    write lock (a part: its own folder's, parts compress disjoint videos), so a second
+    prepare on the same output exits at once instead of deleting this one's files.
     """
+    index, count = resolve_part(cfg.part)
+    folder = part_dir(Path(cfg.root) / PARTS, index, count) if count > 1 else Path(cfg.root)
+    with output_lock(folder, STAGE):
+        return _run_prepare(cfg)
+
+
+def _run_prepare(cfg: PrepareConfig) -> dict[str, Any]:
     start = time.monotonic()
     index, count = resolve_part(cfg.part)
     if cfg.merge and cfg.skip_videos:

@@ -29,6 +29,7 @@ from tvrkit import __version__
 from tvrkit.config import save_resolved, to_dict
 from tvrkit.errors import ConfigError, StageError
 from tvrkit.fsutil import atomic_path, write_bytes_atomic
+from tvrkit.locks import output_lock
 from tvrkit.runlog import FailureLog, write_summary
 from tvrkit.search.config import IndexConfig, eval_config, identity, model_spec
 from tvrkit.search.library import Plan, SourceFile, plan_update, scan_folder
@@ -173,7 +174,13 @@ def _drop(out: Path, video_ids: list[str]) -> None:
 
 def run_index(cfg: IndexConfig) -> dict[str, Any]:
     """Build or update the index ``cfg.out`` from ``cfg.videos``; returns the summary (also
-    written to ``OUT/index.summary.json``). Bad files are recorded in ``OUT/failures.jsonl``."""
+    written to ``OUT/index.summary.json``). Bad files are recorded in ``OUT/failures.jsonl``.
+    The run holds ``OUT``'s write lock: a second index run on it exits at once."""
+    with output_lock(cfg.out, STAGE):
+        return _run_index(cfg)
+
+
+def _run_index(cfg: IndexConfig) -> dict[str, Any]:
     from tvrkit.retrieval.embed import GLOBAL
     from tvrkit.retrieval.store import FeatureStore, merge_stores
     from tvrkit.search.encode import frame_times

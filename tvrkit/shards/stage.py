@@ -27,6 +27,7 @@ from typing import Any
 from tvrkit.config import to_dict
 from tvrkit.errors import ConfigError
 from tvrkit.fsutil import atomic_path, sha256_file, write_json_atomic
+from tvrkit.locks import output_lock
 from tvrkit.cluster import in_part, part_dir, remove_parts, resolve_part
 from tvrkit.runlog import FailureLog, write_summary
 from tvrkit.shards.formats.base import ShardFormat, get_format, split_dir
@@ -120,11 +121,19 @@ def _pack(
 
 def run_shard(cfg: ShardConfig) -> dict[str, Any]:
     """Shard every requested split of ``cfg.root``; return the run summary (also written to
-    ``ROOT/shards/{format}/summary.json``)."""
+    ``ROOT/shards/{format}/summary.json``). The run holds the write lock of ``ROOT/shards`` (a
+    part: of its own folder), so a second shard run exits at once instead of clearing this
+    one's split folders."""
+    index, count = resolve_part(cfg.part)
+    folder = part_dir(parts_base(cfg.root, cfg.format), index, count) if count > 1 else Path(cfg.root) / "shards"
+    with output_lock(folder, "shard"):
+        return _run_shard(cfg, index, count)
+
+
+def _run_shard(cfg: ShardConfig, index: int, count: int) -> dict[str, Any]:
     from tvrkit.catalog import read_catalog
 
     started = time.monotonic()
-    index, count = resolve_part(cfg.part)
     if count > 1 and cfg.merge:
         raise ConfigError(f"part {cfg.part}: a part stages its share; --merge packs them all afterwards, once")
     fmt = get_format(cfg.format)

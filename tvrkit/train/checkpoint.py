@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tvrkit.errors import StageError
 from tvrkit.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,27 @@ class CheckpointDir:
 
     def exists(self) -> bool:
         return self.latest() is not None or bool(self.step_files())
+
+    def load_latest(self) -> tuple[Path, dict[str, Any]] | None:
+        """``(path, checkpoint)`` of the newest checkpoint that loads: ``last.pt``, else the step
+        files newest first (a damaged ``last.pt`` must not cost the run, an intact step file
+        beside it resumes it). None when there is no checkpoint; :class:`StageError` naming
+        each file when none loads."""
+        candidates = ([self.root / LAST] if self.latest() is not None else []) + self.step_files()[::-1]
+        damaged = []
+        for path in candidates:
+            try:
+                ckpt = load_checkpoint(path)
+            except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for damage
+                damaged.append(f"{path.name}: {exc}".splitlines()[0])
+                continue
+            if damaged:
+                log.warning("checkpoint(s) damaged (%s); resuming from %s, the newest intact one",
+                            "; ".join(damaged), path)
+            return path, ckpt
+        if damaged:
+            raise StageError(f"no checkpoint in {self.root} loads: " + "; ".join(damaged))
+        return None
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -8,6 +8,7 @@ files, ``last.pt``, ``best.pt``) and ``summary.json`` (written last).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -22,8 +23,9 @@ from tvrkit import dist
 from tvrkit.config import save_resolved, to_dict
 from tvrkit.data.holdout import heldout_video_ids
 from tvrkit.errors import ConfigError
+from tvrkit.locks import output_lock
 from tvrkit.runlog import write_summary
-from tvrkit.train.checkpoint import CheckpointDir, load_checkpoint, seed_everything
+from tvrkit.train.checkpoint import CheckpointDir, seed_everything
 from tvrkit.train.config import TrainConfig
 from tvrkit.train.init import init_model_config, load_init_weights
 from tvrkit.train.inputs import check_inputs
@@ -128,15 +130,21 @@ def run_train(cfg: TrainConfig, out_dir: str | os.PathLike[str] | None = None, r
     if checkpoints.exists() and not resume:
         raise ConfigError(f"{out} already holds a run's checkpoints: pass --resume to continue it, "
                           "or train into another --out")
+    # rank 0 writes the run, so it alone holds the run's write lock (torchrun sets RANK)
+    with output_lock(out, "train") if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
+        return _train(cfg, out, resolved, checkpoints, resume)
+
+
+def _train(cfg: TrainConfig, out: Path, resolved: dict[str, Any], checkpoints: CheckpointDir,
+           resume: bool) -> dict[str, Any]:
     info = dist.init_distributed()
     try:
         t0 = time.perf_counter()
         check_inputs(cfg, info.world_size)
-        latest = checkpoints.latest() if resume else None
+        # on CPU first: random states must stay CPU tensors; load_state_dict moves the rest
+        latest, ckpt = (checkpoints.load_latest() if resume else None) or (None, None)
         parts, trainer = _build_parts(cfg, info, out, resolved, load_init=latest is None)
         if latest is not None:
-            # on CPU first: random states must stay CPU tensors; load_state_dict moves the rest
-            ckpt = load_checkpoint(latest)
             _check_resumable(ckpt["config"], resolved, latest)
             if ckpt["world_size"] != info.world_size:
                 raise ConfigError(f"cannot resume {latest} on {info.world_size} rank(s): it was written by "
