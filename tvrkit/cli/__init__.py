@@ -29,10 +29,12 @@ COMMANDS: dict[str, str] = {
     "index": "tvrkit.cli.index:index",
     "search": "tvrkit.cli.search:search",
     "serve": "tvrkit.cli.serve:serve",
+    "config": "tvrkit.cli.config:config",
 }
 
 # One-line summaries shown by `tvrkit --help` without importing the command modules.
 SUMMARIES: dict[str, str] = {
+    "config": "The shipped configs: `config list` names them, `config show NAME` prints one to edit.",
     "shard": "Compressed videos -> JPEG frames in LMDB or WebDataset shards + manifest, per split.",
     "verify": "Re-hash shards against their manifest, check counts, decode every frame; exit 1 naming bad ones.",
     "bench": "Throughput benchmarks against floors measured in the same run (loader, train, search, gpu).",

@@ -2,12 +2,16 @@
 
 ``--config demo`` and ``--config msrvtt-clip4clip-seqtransf-vit-b32`` name shipped configs; a path to
 a file still works, and ``configs/NAME.yaml`` (how a checkout names them) resolves to the shipped one
-when no such file exists where the command runs.
+when no such file exists where the command runs. ``tvrkit config list`` prints every name with a
+one-line description (the first sentence of the file's leading comment, parentheses left out) and
+``tvrkit config show NAME`` prints a config, comments included, to copy and edit.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from pathlib import Path
 
 from tvrkit.errors import ConfigError
@@ -20,14 +24,56 @@ def shipped_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
 
 
+def _leading_comment(text: str) -> str:
+    """The file's first comment block as one line of text (a blank line or a key ends it)."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            if lines or line.strip():
+                break
+            continue
+        lines.append(line.lstrip("#").strip())
+    return " ".join(line for line in lines if line)
+
+
+def first_sentence(text: str) -> str:
+    """``text``'s first sentence without its parenthesised asides: a sentence ends at a full stop
+    followed by a space (or the end) outside parentheses, so "et al., 2021" inside them is safe."""
+    out: list[str] = []
+    depth = 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(char)
+            if char == "." and (i + 1 == len(text) or text[i + 1].isspace()):
+                break
+    # a removed aside leaves a space before the punctuation that followed it
+    return re.sub(r"\s+([,.;:])", r"\1", " ".join("".join(out).split()))
+
+
 def description(name: str) -> str:
-    """The one-line description of shipped config ``name``: the first line of its leading comment."""
-    for line in (SHIPPED_DIR / f"{name}.yaml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-        if line.strip():
-            break
-    return ""
+    """The one-line description of shipped config ``name`` (see the module docstring)."""
+    return first_sentence(_leading_comment(config_text(name)))
+
+
+def config_text(name: str) -> str:
+    """The YAML text of shipped config ``name``; :class:`ConfigError` naming the closest names if none."""
+    path = SHIPPED_DIR / f"{name}.yaml"
+    if not name or not path.is_file():
+        close = difflib.get_close_matches(name, shipped_names(), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"no shipped config named {name!r}{hint} (`tvrkit config list` names them)")
+    return path.read_text(encoding="utf-8")
+
+
+def shipped_table() -> str:
+    """Every shipped config's name and description, one aligned line each (``tvrkit config list``)."""
+    names = shipped_names()
+    width = max((len(n) for n in names), default=0)
+    return "".join(f"{name:<{width}}  {description(name)}\n" for name in names)
 
 
 def resolve_config_path(path_or_name: str | os.PathLike[str]) -> Path:
