@@ -7,7 +7,7 @@ DEMO_ROOT ?= data/synthetic
 DEMO_OUT  ?= runs/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps test test-fast demo bench lint clean gpu-bundle
+.PHONY: help setup system-deps test test-fast demo compare bench lint clean gpu-bundle
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,9 @@ test-fast: setup ## run the tests not marked slow
 
 demo: setup ## synthetic dataset -> compress -> shard -> train -> eval, then print the metrics
 	$(MAKE) -f pipelines/synthetic.mk all PY=$(abspath $(BIN)/python) ROOT=$(DEMO_ROOT) OUT=$(DEMO_OUT)
+
+compare: setup ## every published method x 3 seeds on the synthetic demo data (tiny model): runs/compare/compare.md
+	$(MAKE) -f pipelines/synthetic.mk compare PY=$(abspath $(BIN)/python) ROOT=$(DEMO_ROOT)
 
 bench: setup ## run every stage benchmark and write bench/results.md
 	$(BIN)/python -m benchmarks.all --out bench/results.md

@@ -40,3 +40,13 @@ $(MEANP_EVAL): $(MEANP_TRAINED) $(EVALUATED)
 $(UNTRAINED_EVAL): $(SHARDED) $(CONFIG)
 	$(TVRKIT) eval --model-config $(CONFIG) --set data.root=$(ROOT) --set data.format=$(FORMAT) \
 		--out $(OUT)-untrained/eval $(EVAL_ARGS)
+
+# Every published method x COMPARE_SEEDS paired seeds under the demo's protocol (tiny model, CONFIG's data,
+# budget COMPARE_STEPS steps): COMPARE_OUT/compare.{json,md,html}. `make compare` runs it.
+COMPARE_OUT   ?= runs/compare
+COMPARE_STEPS ?= 120
+COMPARE_SEEDS ?= 3
+.PHONY: compare
+compare: $(SHARDED) ## every published method x COMPARE_SEEDS seeds on this data (tvrkit compare)
+	$(TVRKIT) compare --config $(CONFIG) --set data.root=$(ROOT) --set data.format=$(FORMAT) \
+		--set train.steps=$(COMPARE_STEPS) --seeds $(COMPARE_SEEDS) --out $(COMPARE_OUT)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "search": "tvrkit.cli.search:search",
     "serve": "tvrkit.cli.serve:serve",
     "config": "tvrkit.cli.config:config",
+    "compare": "tvrkit.cli.compare:compare",
 }
 
 # One-line summaries shown by `tvrkit --help` without importing the command modules.
@@ -46,6 +47,7 @@ SUMMARIES: dict[str, str] = {
     "index": "A folder of your videos -> a searchable index (compress, embed once, FAISS); incremental.",
     "search": "Top-K videos of an index for a text query, with scores and the best-matching moment.",
     "serve": "A search page and JSON API for an index (localhost; plays clips from the matched moment).",
+    "compare": "Train and evaluate every published method under one protocol: seeds, intervals, costs.",
 }
 
 
