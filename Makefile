@@ -19,15 +19,15 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# FFmpeg's shared libraries for torchcodec, the default raw-video decoder (without them the raw
-# loader falls back to PyAV, which ships its own); installed only as root where apt-get exists.
+# FFmpeg's shared libraries for torchcodec, an opt-in raw-video decoder (TVRKIT_RAW_DECODERS=torchcodec,pyav);
+# nothing else needs them: the default, PyAV, ships its own FFmpeg. Installs only as root where apt-get exists.
 FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
-system-deps: ## install FFmpeg's shared libraries for torchcodec (Debian, as root; otherwise says what to install)
+system-deps: ## optional: FFmpeg's shared libraries for torchcodec (Debian, as root; otherwise says what to install)
 	@missing=$$(for p in $(FFMPEG_LIBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "system-deps: FFmpeg libraries present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "system-deps: missing $$missing (raw videos decode with PyAV instead of torchcodec)"; fi
+	else echo "system-deps: missing $$missing (optional: only torchcodec needs them)"; fi
 
 setup: $(STAMP) ## create .venv and install tvrkit editable with dev extras (no-op when up to date)
 

@@ -64,7 +64,9 @@ def _clips(root: Path) -> tuple[str, ...]:
 def decoder_stage(root: Path, opens: int) -> tuple[list[Row], str]:
     """frames/s and RSS growth of each raw-video back-end over ``opens`` opens."""
     from benchmarks.decoders import DecoderBenchConfig, format_report, run_decoder_bench
+    from tvrkit.media.decode import sampled_order
 
+    default = sampled_order()[0]
     r = run_decoder_bench(DecoderBenchConfig(clips=_clips(root), opens=opens))
     ok = [row for row in r["rows"] if "error" not in row]
     base = next((row for row in ok if row["decoder"] == "decord"), None)
@@ -77,7 +79,8 @@ def decoder_stage(root: Path, opens: int) -> tuple[list[Row], str]:
                      f"RSS {row['rss_growth_mib']:+.1f} MiB",
                      f"RSS after warm-up: {row['rss_start_mib']:.0f} MiB",
                      ", ".join(filter(None, [versus, "flat" if row["flat"] else "GROWS",
-                                             "winner" if row["decoder"] == r["winner"] else ""]))))
+                                             "winner" if row["decoder"] == r["winner"] else "",
+                                             "the raw loader's default" if row["decoder"] == default else ""]))))
     return rows, format_report(r)
 
 

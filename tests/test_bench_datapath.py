@@ -1,16 +1,14 @@
-"""The data-path benchmarks on tiny generated data: the raw-video back-ends agree frame for frame
-and fall back in order; the decoder, loader and shard-option benchmarks measure what they say."""
+"""The data-path benchmarks on tiny generated data: the decoder, loader and shard-option benchmarks
+measure what they say."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from shard_testdata import make_video, sharded_root
 
 from tvrkit.errors import DataError
-from tvrkit.media import decode
 
 
 @pytest.fixture(scope="module")
@@ -21,32 +19,6 @@ def clips(tmp_path_factory) -> tuple[str, ...]:
         make_video(folder / "compressed" / f"c{i}.mp4", seconds, hue=90 * i)
         paths.append(str(folder / "compressed" / f"c{i}.mp4"))
     return tuple(paths)
-
-
-def test_every_back_end_returns_the_same_frames(clips):
-    full = decode.decode_video(clips[1], order=("ffmpeg",)).frames
-
-    def pick(n: int, fps: float) -> list[int]:
-        assert (n, fps) == (15, 3.0)
-        return [0, 4, 9, 14]
-
-    for name in decode.SAMPLED:
-        indices, frames = decode.read_sampled(clips[1], pick, order=(name,))
-        assert indices == [0, 4, 9, 14] and np.array_equal(frames, full[indices]), name
-
-
-def test_read_sampled_falls_back_in_order_and_names_every_failure(clips, tmp_path, monkeypatch):
-    def refuse(path: str, pick: decode.Pick) -> decode.Sampled:
-        raise RuntimeError("refused")
-
-    first, fallback = decode.SAMPLED_ORDER
-    monkeypatch.setitem(decode.SAMPLED, first, refuse)
-    indices, frames = decode.read_sampled(clips[0], lambda n, fps: [1])
-    assert indices == [1] and frames.shape == (1, 48, 64, 3)
-    garbage = tmp_path / "bad.mp4"
-    garbage.write_bytes(b"\x00not a video\x00" * 64)
-    with pytest.raises(DataError, match=rf"{first}: RuntimeError: refused; {fallback}: \w+"):
-        decode.read_sampled(garbage, lambda n, fps: [0])
 
 
 @pytest.mark.slow

@@ -3,8 +3,9 @@
 Sharding streams every frame in chunks (long videos never sit whole in memory) through the
 ``DECODERS`` registry: decord first, an ffmpeg pipe as the fallback for files decord cannot
 read (the order is data, ``ShardConfig.decoders``, not an if/elif chain). The raw-video
-loader asks for a few frame indices only, through the ``SAMPLED`` registry in
-``SAMPLED_ORDER``: torchcodec, then PyAV, as measured by ``benchmarks.decoders``.
+loader asks for a few frame indices only, through the ``SAMPLED`` registry in the order of
+:func:`sampled_order`: PyAV (it ships its own FFmpeg), then decord; torchcodec is opt-in
+(``TVRKIT_RAW_DECODERS=torchcodec,pyav``) because it needs the system's FFmpeg libraries.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tvrkit.errors import DataError
+from tvrkit.errors import ConfigError, DataError
 from tvrkit.media.ffmpeg import ffmpeg_exe
 
 log = logging.getLogger(__name__)
@@ -182,18 +183,37 @@ def _sampled_pyav(path: str, pick: Pick) -> Sampled:
     return indices, np.stack([got[i] for i in indices]) if indices else np.zeros((0, 0, 0, 3), np.uint8)
 
 
+# torchcodec loads the system's FFmpeg 4-9 shared libraries; Debian 12 names them so.
+TORCHCODEC_LIBS = ("libavcodec59", "libavformat59", "libavutil57", "libswscale6", "libswresample4",
+                   "libavdevice59", "libavfilter8")
+TORCHCODEC_INSTALL = f"apt-get install {' '.join(TORCHCODEC_LIBS)}"
+_MISSING_SO = re.compile(r"(lib[\w+-]+\.so(?:\.\d+)*): cannot open shared object file")
+
+
 @functools.cache
 def _torchcodec_decoder() -> Any:
-    """torchcodec's ``VideoDecoder``, or why it cannot load (it needs the system's FFmpeg 4-8
-    shared libraries, e.g. Debian's libavcodec59 libavformat59 libavutil57 libswscale6
-    libswresample4 libavdevice59 libavfilter8); tried once per process, said once."""
+    """torchcodec's ``VideoDecoder``, or a ``DataError`` naming the shared libraries it could not
+    load and the command that installs them; tried once per process, said once."""
     try:
+        from torchcodec._core import ops  # (pinned 0.17) tries each FFmpeg major version at import
         from torchcodec.decoders import VideoDecoder
+
+        if not ops._FFMPEG_AVAILABLE:
+            ops.load_core_libraries()  # raises the loader's error, listing every version it tried
     except Exception as exc:  # OSError or RuntimeError from its loader, listing every FFmpeg tried
-        reason = f"torchcodec cannot load its FFmpeg libraries ({type(exc).__name__}: {str(exc).splitlines()[0]})"
-        log.warning("%s: raw video is decoded with the next back-end of SAMPLED_ORDER instead", reason)
+        missing = sorted(set(_MISSING_SO.findall(str(exc))))
+        what = f"{', '.join(missing)} not found" if missing else f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        reason = f"torchcodec cannot load FFmpeg's shared libraries ({what}); install them with: {TORCHCODEC_INSTALL}"
+        log.warning("%s; raw video is decoded with the next back-end instead", reason)
         return DataError(reason)
     return VideoDecoder
+
+
+def torchcodec_unavailable() -> str | None:
+    """Why torchcodec cannot decode on this machine (the missing library and the install command),
+    or None when it can."""
+    found = _torchcodec_decoder()
+    return str(found) if isinstance(found, DataError) else None
 
 
 def _sampled_torchcodec(path: str, pick: Pick) -> Sampled:
@@ -218,22 +238,35 @@ def _sampled_decord(path: str, pick: Pick) -> Sampled:
 # Raw-video loader back-ends. ``benchmarks.decoders`` on 40 copies of the real MSR-VTT clip
 # (3 fps, 224x298; 2,000 opens each, training sampler, one thread, taking turns): frames per CPU
 # second torchcodec 131, PyAV 121, decord 117, RSS growth -4.0 / -0.5 / +3.0 MiB, all flat.
-# torchcodec is the fastest; PyAV, which ships its own FFmpeg, is the fallback (also where
-# torchcodec finds no FFmpeg libraries); decord stays for the comparison and the shard stage.
+# PyAV is the default: its wheel carries its own FFmpeg, so it works on any machine, while
+# torchcodec's 6-8 % gain needs FFmpeg's shared libraries installed system-wide (root on Debian).
+# decord, the shard stage's decoder, reads what PyAV cannot (containers without a frame count).
 SAMPLED: dict[str, Callable[[str, Pick], Sampled]] = {
-    "torchcodec": _sampled_torchcodec,
     "pyav": _sampled_pyav,
     "decord": _sampled_decord,
+    "torchcodec": _sampled_torchcodec,
 }
-SAMPLED_ORDER = ("torchcodec", "pyav")
+SAMPLED_ORDER = ("pyav", "decord")
+ORDER_ENV = "TVRKIT_RAW_DECODERS"
 
 
-def read_sampled(path: str | os.PathLike[str], pick: Pick, order: Sequence[str] = SAMPLED_ORDER) -> Sampled:
+def sampled_order() -> tuple[str, ...]:
+    """The raw loader's back-ends in the order tried: ``$TVRKIT_RAW_DECODERS`` (comma-separated
+    names of ``SAMPLED``, e.g. ``torchcodec,pyav`` to opt in to torchcodec) or ``SAMPLED_ORDER``."""
+    value = os.environ.get(ORDER_ENV, "")
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in SAMPLED]
+    if unknown:
+        raise ConfigError(f"{ORDER_ENV}={value!r}: unknown back-end {', '.join(unknown)}; known: {', '.join(SAMPLED)}")
+    return names or SAMPLED_ORDER
+
+
+def read_sampled(path: str | os.PathLike[str], pick: Pick, order: Sequence[str] | None = None) -> Sampled:
     """Open ``path`` once, let ``pick(num_frames, fps)`` choose frame indices, return them and
     their frames ``[n, H, W, 3]`` uint8, with the first back-end of ``order`` that succeeds
-    (``SAMPLED``; by default the fastest whose memory stays flat, then its fallback)."""
+    (names of ``SAMPLED``; by default :func:`sampled_order`)."""
     errors = []
-    for name in order:
+    for name in sampled_order() if order is None else order:
         try:
             return SAMPLED[name](os.fspath(path), pick)
         except Exception as exc:  # each back-end raises its own types; the next one gets a try
