@@ -78,7 +78,8 @@ _FLOOR_WORK: list[list[bytes]] = []  # set before forking so workers inherit it 
 def _floor_worker(args: tuple[int, int, int, int, int]) -> tuple[float, float]:
     import torch
 
-    from tvrkit.data.transforms import FrameTransform, decode_jpeg
+    from tvrkit.data.transforms import FrameTransform
+    from tvrkit.shards.frames import decode_jpeg
 
     worker, workers, image_size, max_frames, batch_size = args
     torch.set_num_threads(1)  # as in a DataLoader worker

@@ -45,7 +45,8 @@ def _decode_cpu_seconds(jpegs: list[bytes], image_size: int, repeat: int) -> flo
     on a shared machine CPU time, unlike wall time, leaves out the neighbours' turns."""
     import torch
 
-    from tvrkit.data.transforms import FrameTransform, decode_jpeg
+    from tvrkit.data.transforms import FrameTransform
+    from tvrkit.shards.frames import decode_jpeg
 
     transform = FrameTransform(image_size)
     start = time.process_time()

@@ -14,7 +14,8 @@ from shard_testdata import make_root
 
 from tvrkit.data.config import AugmentConfig, DataConfig
 from tvrkit.data.loader import build_train_loader, build_video_loader
-from tvrkit.data.transforms import FrameTransform, decode_jpeg
+from tvrkit.data.transforms import FrameTransform
+from tvrkit.shards.frames import decode_jpeg
 from tvrkit.errors import ConfigError
 from tvrkit.media.decode import decode_video
 from tvrkit.shards.formats.base import get_format

@@ -16,7 +16,7 @@ import pytest
 from shard_testdata import make_root, make_video, sharded_root
 
 from tvrkit.catalog import Catalog, write_catalog
-from tvrkit.data.transforms import decode_jpeg
+from tvrkit.shards.frames import decode_jpeg
 from tvrkit.media import decode
 from tvrkit.media.decode import decode_video
 from tvrkit.runlog import read_failures

@@ -15,10 +15,10 @@ import numpy as np
 
 from tvrkit.data.augment import VideoAugment
 from tvrkit.data.config import AugmentConfig
-from tvrkit.data.readers import CorruptSample, FrameReader
 from tvrkit.data.frame_indices import sample_frames
 from tvrkit.data.transforms import FrameTransform
 from tvrkit.errors import DataError
+from tvrkit.shards.formats.base import CorruptSample, FrameReader
 
 log = logging.getLogger(__name__)
 MAX_SUBSTITUTES = 16  # consecutive unreadable samples before a training run gives up

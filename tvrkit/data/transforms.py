@@ -1,28 +1,15 @@
-"""Frames to CLIP-sized uint8 crops: JPEG decode (libjpeg-turbo via torchvision), resize of the
-short side to ``image_size`` (bicubic, antialiased, as CLIP's preprocessing) and center crop.
-The loaders, ``tvrkit shard --crop center`` and the benchmark floor share these exact functions.
+"""Frames to CLIP-sized uint8 crops in a loader worker: resize of the short side to
+``image_size`` (bicubic, antialiased, as CLIP's preprocessing) and center crop, the exact
+:func:`tvrkit.shards.frames.square_crop` that ``tvrkit shard --crop center`` stores.
 Everything here stays uint8 (augmentations too): CLIP's mean/std normalisation happens once,
 on the model's device (:func:`tvrkit.data.device.normalise_frames`).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-
-def decode_jpeg(data: bytes) -> Any:
-    """``uint8 [3, H, W]`` RGB tensor of JPEG ``data``; raises on damaged data."""
-    import torch
-    from torchvision.io import ImageReadMode
-    from torchvision.io import decode_jpeg as tv_decode_jpeg
-
-    # torchvision 0.29 deprecates its codecs (for TorchCodec, not installed here); its
-    # libjpeg-turbo decode is still the fastest we have (0.3 ms vs Pillow's 0.5 ms per 224p
-    # frame), so the per-call notice is silenced. bytearray: torch wants a writable buffer.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return tv_decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+from tvrkit.shards.frames import square_crop
 
 
 class FrameTransform:
@@ -37,9 +24,4 @@ class FrameTransform:
 
     def crop(self, frames: Any) -> Any:
         """Resize the short side to ``image_size`` (if needed) and center-crop, staying uint8."""
-        from torchvision.transforms.v2 import functional as F
-
-        size = self.image_size
-        if min(frames.shape[-2:]) != size:
-            frames = F.resize(frames, size, interpolation=F.InterpolationMode.BICUBIC, antialias=True)
-        return F.center_crop(frames, [size, size])
+        return square_crop(frames, self.image_size)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tvrkit.data.readers import FrameReader, Pick
+from tvrkit.shards.formats.base import FrameReader, Pick
 from tvrkit.retrieval.embed import encode_video_batches
 from tvrkit.retrieval.store import FeatureStore, StoreWriter
 
@@ -41,7 +41,7 @@ class ClipReader(FrameReader):
     def _read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
         import torch
 
-        from tvrkit.data.readers import VideoInfo
+        from tvrkit.shards.formats.base import VideoInfo
         from tvrkit.media.decode import read_sampled
 
         indices, frames = read_sampled(self.clips[video_id], lambda n, fps: pick(VideoInfo(n, fps)))

@@ -100,13 +100,13 @@ def read_fragment_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def center_square(chunk: Any, size: int) -> Any:
-    """``[n, H, W, 3]`` frames as the loaders crop them (:class:`~tvrkit.data.transforms.FrameTransform`:
+    """``[n, H, W, 3]`` frames as the loaders crop them (:func:`~tvrkit.shards.frames.square_crop`:
     short side resized to ``size`` if needed, then the central square), still ``[n, size, size, 3]``."""
     import torch
 
-    from tvrkit.data.transforms import FrameTransform
+    from tvrkit.shards.frames import square_crop
 
-    frames = FrameTransform(size).crop(torch.from_numpy(chunk).permute(0, 3, 1, 2))
+    frames = square_crop(torch.from_numpy(chunk).permute(0, 3, 1, 2), size)
     return frames.permute(0, 2, 3, 1).contiguous().numpy()
 
 

@@ -1,5 +1,6 @@
 """LMDB shards: one environment per split, ``{video_id}/{frame:04d}`` -> JPEG and
-``{video_id}/meta`` -> JSON, filled from staged fragments in split order.
+``{video_id}/meta`` -> JSON, filled from staged fragments in split order, and read back by key
+(:class:`LmdbReader`, one read-only environment per split and process).
 
 The map size is derived from the payload and doubled on ``MapFullError``, so users never
 tune it; the environment is then copied compacted into a single ``data.mdb``, whose bytes
@@ -8,16 +9,29 @@ depend only on the content and the insertion order (both fixed), not on the run.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tvrkit.errors import DataError
-from tvrkit.shards.formats.base import Entry, PlannedShard, ShardFormat
 from tvrkit.shards.encode import Staged
+from tvrkit.shards.formats.base import (
+    CorruptSample,
+    Entry,
+    FrameReader,
+    Pick,
+    PlannedShard,
+    ShardFormat,
+    VideoInfo,
+    split_manifest,
+)
 from tvrkit.shards.formats.tario import iter_members, read_member
 from tvrkit.shards.formats.wds import parse_member_name
+from tvrkit.shards.frames import decode_frames
 
 DATA_FILE = "data.mdb"
 _MIB = 1 << 20
@@ -68,6 +82,51 @@ def _put_all(env: object, batch: list[Staged]) -> None:
         for video in batch:
             for key, data in _video_items(video):
                 txn.put(key, data)
+
+
+_ENVS: dict[str, tuple[int, Any]] = {}
+
+
+def _process_env(directory: str) -> Any:
+    """One read-only environment per split and process. py-lmdb refuses a second open of an
+    environment in one process (e.g. two loaders with ``workers=0``), and a forked worker
+    inherits the parent's registry of open environments: it closes the inherited handle (its
+    own copy of the mapping; the parent's is untouched) and opens its own."""
+    pid, env = _ENVS.get(directory, (-1, None))
+    if pid != os.getpid():
+        if env is not None:
+            env.close()
+        env = open_readonly(directory)
+        _ENVS[directory] = (os.getpid(), env)
+    return env
+
+
+class LmdbReader(FrameReader):
+    """``ROOT/shards/lmdb/{split}``: meta and frames by key, environment opened read-only per process."""
+
+    def __init__(self, root: str | os.PathLike[str], split: str) -> None:
+        super().__init__(root, split)
+        self.dir, manifest = split_manifest(self.root, "lmdb", split)
+        self.manifest_file, self.stored_crop = self.dir / "manifest.json", manifest["params"]["crop_size"]
+        self._ids = [v for shard in manifest["shards"] for v in shard["video_ids"]]
+
+    def video_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def _open(self) -> None:
+        self._h_env = _process_env(str(self.dir))
+
+    def _read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
+        with self._h_env.begin(buffers=False) as txn:
+            raw = txn.get(meta_key(video_id))
+            if raw is None:
+                raise CorruptSample(f"{self.split}/{video_id}: no meta in {self.dir}")
+            meta = json.loads(raw)
+            indices = list(pick(VideoInfo(meta["frames"], meta["fps"])))
+            jpegs = [txn.get(frame_key(video_id, i)) for i in indices]
+        if any(j is None for j in jpegs):
+            raise CorruptSample(f"{self.split}/{video_id}: frames missing in {self.dir}")
+        return indices, decode_frames(jpegs)
 
 
 class LmdbFormat(ShardFormat):
@@ -124,3 +183,6 @@ class LmdbFormat(ShardFormat):
             raise DataError(f"{path}: damaged LMDB: {exc}") from exc
         finally:
             env.close()  # type: ignore[attr-defined]
+
+    def reader(self, root: str | os.PathLike[str], split: str) -> FrameReader:
+        return LmdbReader(root, split)

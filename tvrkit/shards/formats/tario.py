@@ -43,11 +43,6 @@ class Member:
     size: int
 
 
-def _octal(field: bytes) -> int:
-    text = field.rstrip(b"\0 ").strip()
-    return int(text, 8) if text else 0
-
-
 def iter_members(path: str | os.PathLike[str]) -> Iterator[Member]:
     """Regular-file members of the tar (or fragment) at ``path``, reading headers only.
 
