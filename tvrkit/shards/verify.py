@@ -18,14 +18,14 @@ from tvrkit.errors import DataError
 from tvrkit.fsutil import sha256_file
 from tvrkit.shards.formats.base import ShardFormat, get_format
 from tvrkit.shards.config import VerifyConfig
-from tvrkit.shards.manifest import find_manifests, read_manifest
+from tvrkit.shards.manifest import MANIFEST, find_manifests, read_manifest
 
 log = logging.getLogger(__name__)
 
 
 def _check_contents(fmt: ShardFormat, path: Path, record: dict[str, Any], decode: bool) -> list[dict[str, str]]:
     """Problems inside one shard, naming the video where one is to blame."""
-    from tvrkit.shards.frames import decode_jpeg
+    from tvrkit.data.transforms import decode_jpeg
 
     frames: dict[str, list[int]] = collections.defaultdict(list)
     metas: dict[str, dict[str, Any]] = {}
@@ -88,13 +88,61 @@ def verify_split(split_dir: Path, quick: bool = False) -> tuple[int, list[dict[s
     return len(manifest["shards"]), problems
 
 
+def _planned_splits(summary: dict[str, Any], catalog: Any) -> set[str]:
+    """The splits a format's shard run was asked for (every catalog split when it named none)."""
+    return set((summary.get("config") or {}).get("splits") or catalog.split_names()) | set(summary.get("splits", {}))
+
+
+def check_complete(root: str | Path, formats: tuple[str, ...] = (), splits: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """What is missing against the catalog, so deleted files cannot pass as a clean set: per format
+    with a shard summary, every split that run was asked for has its manifest, and every video the
+    catalog marks ok in a split is in its manifest (stored, or listed as failed with a reason)."""
+    from tvrkit.catalog import catalog_dir, read_catalog
+
+    problems: list[dict[str, str]] = []
+    if not (catalog_dir(root) / "videos.parquet").exists():
+        log.warning("%s has no catalog: shards checked, completeness not", root)
+        return problems
+    catalog = None
+    for summary_path in sorted((Path(root) / "shards").glob("*/summary.json")):
+        fmt = summary_path.parent.name
+        if formats and fmt not in formats:
+            continue
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            catalog = catalog or read_catalog(root)
+        except (OSError, ValueError, DataError) as exc:
+            problems.append({"shard": str(summary_path), "error": f"cannot check completeness: {exc}"})
+            continue
+        rows = catalog.video_rows()
+        for split in sorted(_planned_splits(summary, catalog) & set(catalog.split_names())):
+            if splits and split not in splits:
+                continue
+            out = summary_path.parent / split
+            if not (out / MANIFEST).is_file():
+                problems.append({"shard": str(out), "error": f"split {split} is missing: {summary_path} lists it but "
+                                 f"{out / MANIFEST} is absent (re-run tvrkit shard)"})
+                continue
+            try:
+                manifest = read_manifest(out)
+            except DataError:
+                continue  # a damaged manifest is reported by verify_split
+            listed = {v for s in manifest["shards"] for v in s["video_ids"]} | {f["video_id"] for f in manifest["failed"]}
+            absent = [v for v in catalog.split_video_ids(split) if rows[v]["status"] == "ok" and v not in listed]
+            if absent:
+                problems.append({"shard": str(out), "error": f"{len(absent)} video(s) the catalog marks ok are not in "
+                                 f"the manifest, e.g. {absent[:5]} (re-run tvrkit shard)"})
+    return problems
+
+
 def run_verify(cfg: VerifyConfig) -> dict[str, Any]:
-    """Verify every selected split; return ``{"ok", "splits", "shards", "problems"}``."""
+    """Verify every selected split and the set's completeness against the catalog; return
+    ``{"ok", "splits", "shards", "problems"}``."""
     dirs = find_manifests(cfg.root, cfg.formats, cfg.splits)
-    if not dirs:
+    problems = check_complete(cfg.root, cfg.formats, cfg.splits)
+    if not dirs and not problems:
         raise DataError(f"no sharded splits under {Path(cfg.root) / 'shards'} match "
                         f"format(s) {list(cfg.formats) or 'any'} and split(s) {list(cfg.splits) or 'any'}")
-    problems = []
     shards = 0
     for split_dir in dirs:
         checked, found = verify_split(split_dir, cfg.quick)
