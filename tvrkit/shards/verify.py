@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def _check_contents(fmt: ShardFormat, path: Path, record: dict[str, Any], decode: bool) -> list[dict[str, str]]:
     """Problems inside one shard, naming the video where one is to blame."""
-    from tvrkit.data.transforms import decode_jpeg
+    from tvrkit.shards.frames import decode_jpeg
 
     frames: dict[str, list[int]] = collections.defaultdict(list)
     metas: dict[str, dict[str, Any]] = {}
