@@ -140,3 +140,12 @@ def test_resolved_config_round_trips(toy_schemas, tmp_path):
     saved = yaml.safe_load(path.read_text())
     assert saved["train"]["splits"] == ["x"] and from_dict(Toy, saved) == cfg
     assert to_dict(cfg) == saved
+
+
+@pytest.mark.parametrize("raw, value", [("null", None), ("~", None), ("NULL", None), ("val", "val"), ("none", "none")])
+def test_set_null_is_null_where_the_schema_allows_null(raw, value):
+    from tvrkit.config.overrides import apply_overrides, parse_value
+
+    assert parse_value(raw, {"type": ["string", "null"]}, "k") == value
+    assert apply_overrides({}, [f"data.val_split={raw}"], "train")["data"]["val_split"] == value
+    assert parse_value("null", {"type": "string"}, "k") == "null"  # a plain string key keeps the text

@@ -13,6 +13,7 @@ from tvrkit.errors import ConfigError
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _NULL = {"null", "none", "~", ""}
+_ALWAYS_NULL = {"null", "~"}  # YAML's null: never read as a string where the schema allows null
 
 
 def _types(node: dict[str, Any]) -> list[str]:
@@ -32,6 +33,8 @@ def parse_value(raw: str, node: dict[str, Any], key: str) -> Any:
     if not kinds:
         return yaml.safe_load(raw)
     text = raw.strip()
+    if "null" in kinds and text.lower() in _ALWAYS_NULL:  # before "string", which accepts any text
+        return None
     for kind in kinds:
         try:
             if kind == "null" and text.lower() in _NULL:
