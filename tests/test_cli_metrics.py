@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from tvrkit.cli import cli, main
 from tvrkit.config.schema import validate_document
+from tvrkit.eval.config import MetricsConfig
+from tvrkit.eval.run_metrics import run_metrics
 from tvrkit.retrieval.metrics import summarize, t2v_problem
-from tvrkit.eval.run_metrics import MetricsConfig, run_metrics
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from eval_testdata import make_checkpoint, make_eval_root
 
 from tvrkit.cli import cli
 from tvrkit.errors import ConfigError, DataError
-from tvrkit.eval.run_eval import load_eval_config, run_eval
+from tvrkit.eval.config import load_eval_config
+from tvrkit.eval.run_eval import run_eval
 
 REQUIRED = {"t2v", "v2t", "n_texts", "n_videos", "post", "ties", "transductive", "missing_videos", "split",
             "checkpoint"}
@@ -64,10 +65,11 @@ def test_eval_writes_every_output(setup):
 
 @pytest.mark.slow
 def test_coarse_to_fine_with_k_equal_gallery_matches_the_dense_ranking(setup):
+    from tvrkit.eval.run_eval import embed
     from tvrkit.retrieval.embed import Embedded  # noqa: F401  (the cached features the runs share)
     from tvrkit.retrieval.metrics import summarize, t2v_problem
+    from tvrkit.retrieval.model_source import load_model
     from tvrkit.retrieval.scorer import dense_t2v, model_scorer
-    from tvrkit.eval.run_eval import embed, load_eval_model
 
     root, ckpt, base = setup
     full = _eval(ckpt, base / "k4", rerank_topk=4)
@@ -75,7 +77,7 @@ def test_coarse_to_fine_with_k_equal_gallery_matches_the_dense_ranking(setup):
     assert full["protocol"]["features_cached"] and top2["protocol"]["features_cached"]
     assert top2["protocol"]["coarse_to_fine"]["k"] == {"t2v": 2, "v2t": 2}
     cfg = load_eval_config(base={"checkpoint": str(ckpt)})
-    model = load_eval_model(cfg, "cpu")
+    model = load_model(cfg.model_source, "cpu")
     embedded = embed(cfg, model, "cpu", "test")
     sim = dense_t2v(embedded, model_scorer(model, embedded, embedded, "t2v", "cpu"))
     targets = np.array([embedded.split_video_ids.index(v) for v in embedded.caption_video_ids])
@@ -195,7 +197,7 @@ def test_two_ranks_embed_once_and_give_the_single_process_metrics(setup, tmp_pat
 
 def test_config_defaults_match_the_schema_and_checkpoint_sections_sit_underneath(tmp_path):
     from tvrkit.config import resolve_config, to_dict
-    from tvrkit.eval.run_eval import EvalConfig
+    from tvrkit.eval.config import EvalConfig
 
     resolved = resolve_config("eval", {})
     defaults = to_dict(EvalConfig())

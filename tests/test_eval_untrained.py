@@ -11,7 +11,8 @@ import yaml
 from eval_testdata import DATA, make_checkpoint, make_eval_root, model_section
 
 from tvrkit.errors import ConfigError
-from tvrkit.eval.run_eval import load_eval_config, run_eval
+from tvrkit.eval.config import load_eval_config
+from tvrkit.eval.run_eval import run_eval
 
 
 @pytest.mark.slow

@@ -171,7 +171,8 @@ def test_eval_ranks_by_coarse_and_reranks_the_methods_top_k(tmp_path):
     from eval_testdata import DATA, make_eval_root
 
     from tvrkit.config import to_dict
-    from tvrkit.eval.run_eval import load_eval_config, rerank_k, run_eval
+    from tvrkit.eval.config import load_eval_config
+    from tvrkit.eval.run_eval import rerank_k, run_eval
     from tvrkit.models import build_model
     from tvrkit.models.config import load_model_config
 

@@ -16,7 +16,8 @@ import torch
 from eval_testdata import DATA, make_eval_root
 
 from tvrkit.config import to_dict
-from tvrkit.eval.run_eval import load_eval_config, run_eval
+from tvrkit.eval.config import load_eval_config
+from tvrkit.eval.run_eval import run_eval
 from tvrkit.models import build_model
 from tvrkit.models.config import load_model_config
 

@@ -28,7 +28,8 @@ def library(tmp_path_factory):
 def test_search_returns_evals_top1_for_every_caption_of_the_synthetic_test_split(tmp_path):
     from eval_testdata import make_checkpoint
 
-    from tvrkit.eval.run_eval import load_eval_config, run_eval
+    from tvrkit.eval.config import load_eval_config
+    from tvrkit.eval.run_eval import run_eval
     from tvrkit.media.compress import CompressConfig
     from tvrkit.prepare import PrepareConfig, run_prepare
     from tvrkit.search.synthetic import link_split, moment_accuracy, top1_agreement

@@ -1,4 +1,4 @@
-"""``tvrkit eval --checkpoint CKPT``: loads an :class:`~tvrkit.eval.run_eval.EvalConfig` (the
+"""``tvrkit eval --checkpoint CKPT``: loads an :class:`~tvrkit.eval.config.EvalConfig` (the
 checkpoint's data and model sections under the config and options) and runs
 :func:`~tvrkit.eval.run_eval.run_eval` (the same command under ``torchrun`` embeds on every rank)."""
 
@@ -40,8 +40,9 @@ def eval_(ctx: click.Context, config_path: str | None, model_config: str | None,
           overrides: tuple[str, ...], **options: object) -> None:
     """Evaluate a checkpoint: embed a split once, rank coarse-to-fine (or post-process the full
     matrix), write metrics.json, metrics.md, ranks.parquet, plots and report.html to OUT."""
+    from tvrkit.eval.config import load_eval_config
     from tvrkit.eval.outputs import render_metrics_md
-    from tvrkit.eval.run_eval import load_eval_config, run_eval
+    from tvrkit.eval.run_eval import run_eval
 
     base = drop_none(options)
     if no_cache:

@@ -23,8 +23,8 @@ def export(ctx: click.Context, config_path: str | None, no_cache: bool, override
     """Write OUT/video_embeddings.parquet (video_id, embedding) and OUT/text_embeddings.parquet
     (caption_id, video_id, caption, embedding): unit vectors whose dot product is the model's
     video-sentence score, with the checkpoint hash and split in the parquet metadata."""
+    from tvrkit.eval.config import load_eval_config
     from tvrkit.eval.export import run_export
-    from tvrkit.eval.run_eval import load_eval_config
 
     base = drop_none(options)
     if no_cache:

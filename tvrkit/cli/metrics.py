@@ -54,8 +54,9 @@ _FILE = click.Path(dir_okay=False)
 def metrics(ctx: click.Context, map_path: str | None, no_plots: bool, **options: object) -> None:
     """Evaluate a similarity matrix: R@1/5/10/50, MdR, MnR both ways -> metrics.json, metrics.md,
     ranks.parquet and plots in OUT."""
+    from tvrkit.eval.config import MetricsConfig
     from tvrkit.eval.outputs import render_metrics_md
-    from tvrkit.eval.run_metrics import MetricsConfig, run_metrics
+    from tvrkit.eval.run_metrics import run_metrics
 
     doc = run_metrics(MetricsConfig(map=map_path, plots=not no_plots, **options))  # type: ignore[arg-type]
     if not (ctx.obj or {}).get("quiet"):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tvrkit.eval.config import EvalConfig, check_eval_config
 from tvrkit.fsutil import atomic_path
 
 META_KEY = b"tvrkit"
@@ -93,22 +94,23 @@ def export_embeddings(out_dir: str | os.PathLike[str], embedded: Any, metadata: 
     return ExportResult(out / VIDEOS_FILE, out / TEXTS_FILE, len(videos), len(texts), time.perf_counter() - start)
 
 
-def run_export(cfg: Any) -> dict[str, Any]:
-    """Export ``cfg.eval_split``'s embeddings (``cfg``: an :class:`~tvrkit.eval.run_eval.EvalConfig`)
+def run_export(cfg: EvalConfig) -> dict[str, Any]:
+    """Export ``cfg.eval_split``'s embeddings (the same config as ``tvrkit eval``)
     to ``cfg.out``; returns the run summary (an empty dict on ranks other than 0)."""
     from tvrkit import dist
-    from tvrkit.eval.run_eval import check_eval_config, embed, load_eval_model, model_identity
+    from tvrkit.eval.run_eval import embed
+    from tvrkit.retrieval.model_source import load_model, model_identity
     from tvrkit.runlog import write_summary
 
     check_eval_config(cfg)
     started = time.perf_counter()
     info = dist.init_distributed()
     try:
-        model = load_eval_model(cfg, info.device)
+        model = load_model(cfg.model_source, info.device)
         embedded = embed(cfg, model, info.device, cfg.eval_split)
         if not dist.is_main():
             return {}
-        metadata = {"checkpoint": cfg.checkpoint, "model_sha256": model_identity(cfg),
+        metadata = {"checkpoint": cfg.checkpoint, "model_sha256": model_identity(cfg.model_source),
                     "split": cfg.eval_split, "arch": cfg.model.backbone.model_name,
                     "temporal": cfg.model.temporal.type, "normalized": True,
                     "score": "dot product = video_sentence level (mean pooling)",

@@ -14,166 +14,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tvrkit.config import load_config, resolve_config, save_resolved
-from tvrkit.config.load import merge, read_yaml
-from tvrkit.config.overrides import apply_overrides
-from tvrkit.config.shipped import resolve_config_path
-from tvrkit.data.config import DataConfig
+from tvrkit.config import save_resolved
 from tvrkit.errors import ConfigError, DataError
-from tvrkit.models.config import ModelConfig
+from tvrkit.eval.config import EvalConfig, MetricsConfig, check_eval_config
+from tvrkit.retrieval.model_source import load_model, model_identity
 
 log = logging.getLogger(__name__)
-SCHEMA = "eval"
-
-
-@dataclass(frozen=True)
-class PostParams:
-    dsl_temperature: float = 100.0
-    sk_iters: int = 4
-    sk_temperature: float | None = None
-    qb_beta: float = 20.0
-    qb_k: int = 1
-
-
-@dataclass(frozen=True)
-class ReportConfig:
-    enabled: bool = True
-    samples: int = 8
-    frames: int = 4
-    strip_height: int = 64
-    sources: tuple[str, ...] = ("shards", "compressed")
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """One evaluation (``schemas/eval.schema.json`` describes every key)."""
-
-    checkpoint: str | None = None
-    split: str | None = None
-    out: str = "runs/eval"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    rerank_topk: int | None = None
-    post: str = "none"
-    post_params: PostParams = field(default_factory=PostParams)
-    querybank_split: str | None = None
-    transductive: bool = False
-    ties: str = "mean"
-    allow_missing: bool = False
-    cache: bool = True
-    cache_dir: str | None = None
-    feature_dtype: str = "float32"
-    score_block: int = 128
-    rerank_pairs: int = 1 << 20  # coarse_fine.DEFAULT_MAX_PAIRS (kept torch-free here)
-    order_pairs: str | None = "auto"
-    compare: tuple[str, ...] = ()
-    plots: bool = True
-    report: ReportConfig = field(default_factory=ReportConfig)
-
-    @property
-    def eval_split(self) -> str:
-        return self.split or self.data.test_split
-
-
-def checkpoint_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The resolved train config stored in a checkpoint (memory-mapped: weights are not read)."""
-    import torch
-
-    if not Path(path).is_file():
-        raise ConfigError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # torch raises several types for a file that is not a checkpoint
-        raise ConfigError(f"{path}: not a tvrkit checkpoint ({exc})") from exc
-    config = ckpt.get("config") if isinstance(ckpt, dict) else None
-    return config if isinstance(config, dict) else {}
-
-
-def _eval_sections(doc: dict[str, Any]) -> dict[str, Any]:
-    """An eval config as it is; of a train config (a shipped recipe, e.g. the config an official
-    checkpoint is evaluated with: ``--checkpoint REF.bin --config configs/msrvtt-drl-vit-b32.yaml``)
-    only its data and model sections."""
-    if "optim" in doc or "train" in doc:
-        return {key: doc[key] for key in ("data", "model") if key in doc}
-    return doc
-
-
-def load_eval_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | tuple[str, ...] = (),
-                     base: dict[str, Any] | None = None,
-                     model_config: str | os.PathLike[str] | None = None) -> EvalConfig:
-    """Eval config from YAML ``path`` over ``base`` (CLI options), ``--set`` overrides, and the
-    data and model sections underneath (keys given here win) of either the checkpoint or, to
-    evaluate a model that was never trained (random init or zero-shot pretrained weights),
-    the train config ``model_config``."""
-    doc = dict(base or {})
-    if path is not None:
-        doc = merge(doc, _eval_sections(read_yaml(resolve_config_path(path))))
-    doc = apply_overrides(doc, overrides, SCHEMA)
-    if doc.get("checkpoint") and model_config is not None:
-        raise ConfigError("checkpoint: give either a checkpoint or --model-config (an untrained model), not both")
-    if doc.get("checkpoint"):
-        stored = checkpoint_config(doc["checkpoint"])
-    elif model_config is not None:
-        stored = resolve_config("train", read_yaml(resolve_config_path(model_config)))
-    else:
-        raise ConfigError("checkpoint: required (--checkpoint PATH), or --model-config TRAIN.yaml to evaluate "
-                          "that config's model untrained (random init, or zero-shot from backbone.pretrained)")
-    for section in ("data", "model"):
-        if section in stored:
-            doc[section] = merge(stored[section], doc.get(section) or {})
-    return check_eval_config(load_config(SCHEMA, EvalConfig, base=doc))
-
-
-def check_eval_config(cfg: EvalConfig) -> EvalConfig:
-    """Checks across keys (exit 2 before any work)."""
-    if cfg.post != "none" and cfg.rerank_topk is not None:
-        raise ConfigError("post: post-processing needs the full score matrix; leave rerank_topk null (full scoring) "
-                          "or use post: none for coarse-to-fine")
-    if cfg.post == "none" and cfg.transductive:
-        raise ConfigError("transductive: only meaningful with post-processing (post: dsl, sk or qb)")
-    return cfg
-
-
-def load_eval_model(cfg: EvalConfig, device: Any) -> Any:
-    """The checkpoint's model in eval mode on ``device`` (a tvrkit checkpoint or one written by the
-    method's official code: :func:`tvrkit.models.load_checkpoint`); a config that does not fit the
-    checkpoint's weights is a :class:`ConfigError` naming the mismatched keys. Without a
-    checkpoint: the config's model as built, untrained (seeded by ``data.seed``) or with
-    its backbone's pretrained weights (zero-shot)."""
-    import torch
-
-    from tvrkit.models import build_model, load_checkpoint
-
-    if not cfg.checkpoint:
-        torch.manual_seed(cfg.data.seed)
-        return build_model(cfg.model).to(device).eval()
-    # the weights come from the checkpoint (tvrkit's or an official one): never the pretrained file
-    return load_checkpoint(cfg.checkpoint, cfg.model, device)
-
-
-def model_identity(cfg: EvalConfig) -> str:
-    """What the features depend on besides the data: the checkpoint's sha256, or for an
-    untrained model its config, seed and pretrained file (feature-cache key)."""
-    import hashlib
-
-    from tvrkit.config import to_dict
-    from tvrkit.fsutil import sha256_file
-
-    if cfg.checkpoint:
-        return sha256_file(cfg.checkpoint)
-    pretrained = cfg.model.backbone.pretrained
-    ident = {"model": to_dict(cfg.model), "seed": cfg.data.seed,
-             "pretrained_sha256": sha256_file(pretrained) if pretrained else None}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
 def run_eval(cfg: EvalConfig) -> dict[str, Any]:
@@ -185,7 +37,7 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     started = time.perf_counter()
     info = dist.init_distributed()
     try:
-        model = load_eval_model(cfg, info.device)
+        model = load_model(cfg.model_source, info.device)
         embedded = embed(cfg, model, info.device, cfg.eval_split)
         bank = None
         if cfg.post != "none" and not cfg.transductive:
@@ -201,7 +53,7 @@ def embed(cfg: EvalConfig, model: Any, device: Any, split: str, texts_only: bool
     """:func:`tvrkit.retrieval.embed.embed_split` with the config's cache settings (collective)."""
     from tvrkit.retrieval.embed import embed_split
 
-    return embed_split(model, cfg.data, split, checkpoint_sha=model_identity(cfg),
+    return embed_split(model, cfg.data, split, checkpoint_sha=model_identity(cfg.model_source),
                        cache_dir=cfg.cache_dir or str(Path(cfg.data.root) / "features"),
                        image_size=cfg.data.image_size or model.image_size, device=device, dtype=cfg.feature_dtype,
                        use_cache=cfg.cache, texts_only=texts_only)
@@ -277,7 +129,7 @@ def _coarse_fine_protocol(cfg: EvalConfig, model: Any, fine: bool, t2v: Any, v2t
 def _dense_metrics(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, scorer: Any, device: Any) -> dict[str, Any]:
     """Full (texts x videos) scores and the querybank's, evaluated by ``tvrkit metrics``' protocol."""
     from tvrkit.eval.outputs import write_metrics_md
-    from tvrkit.eval.run_metrics import MetricsConfig, run_metrics
+    from tvrkit.eval.run_metrics import run_metrics
     from tvrkit.retrieval.level_post import dense_level_post, level_spec, record_level_post
     from tvrkit.retrieval.scorer import dense_t2v, fine_needed, model_scorer
 

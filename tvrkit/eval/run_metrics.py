@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,81 +19,20 @@ import numpy as np
 
 from tvrkit.config import save_resolved
 from tvrkit.errors import ConfigError, DataError
+from tvrkit.eval.config import MetricsConfig
 from tvrkit.eval.outputs import metrics_document, write_reports
 from tvrkit.retrieval.metrics import (
     TOP_IDS,
-    V2T_MODES,
     DirectionRanks,
     RankingProblem,
-    check_ties,
     t2v_problem,
     v2t_problem,
     with_missing_last,
 )
-from tvrkit.retrieval.postprocess import BANKLESS, POSTPROCESSORS, apply_postprocess, chosen_params
+from tvrkit.retrieval.postprocess import BANKLESS, apply_postprocess
 from tvrkit.runlog import write_summary
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    """Inputs and protocol of one ``tvrkit metrics`` run.
-
-    ``bank_sim`` is a (bank texts x videos) matrix, the querybank for text->video
-    post-processing (tvrkit's default bank: the training split's captions);
-    ``bank_sim_v2t`` a (bank videos x texts) matrix for video->text. Without a bank a
-    direction is post-processed only if ``transductive`` allows the evaluated queries to
-    serve as their own bank; otherwise video->text is reported unprocessed (and says so).
-    """
-
-    sim: str
-    out: str
-    map: str | None = None
-    post: str = "none"
-    bank_sim: str | None = None
-    bank_sim_v2t: str | None = None
-    transductive: bool = False
-    ties: str = "mean"
-    v2t_mode: str = "group"
-    dsl_temperature: float = 100.0  # CAMoE / CLIP4Clip-style DSL at inference
-    sk_iters: int = 4  # UCoFiA's sinkhorn_knopp(n_iters=4)
-    sk_temperature: float | None = None  # UCoFiA uses the bank scores as given
-    qb_beta: float = 20.0  # QB-Norm's default beta
-    qb_k: int = 1  # QB-Norm activates each bank query's top-1
-    allow_missing: bool = False
-    split: str | None = None
-    checkpoint: str | None = None
-    plots: bool = True
-
-    def __post_init__(self) -> None:
-        check_ties(self.ties)
-        if self.post not in POSTPROCESSORS:
-            raise ConfigError(f"unknown --post {self.post!r}; allowed: {', '.join(POSTPROCESSORS)}")
-        if self.v2t_mode not in V2T_MODES:
-            raise ConfigError(f"unknown video->text mode {self.v2t_mode!r}; allowed: {', '.join(V2T_MODES)}")
-        if self.post in BANKLESS and (self.bank_sim or self.bank_sim_v2t):
-            raise ConfigError("a querybank was given but --post is none")
-        if self.post not in BANKLESS and self.bank_sim is None and not self.transductive:
-            raise ConfigError(
-                f"--post {self.post} needs --bank-sim (querybank texts x videos, e.g. the training captions), "
-                "or --transductive to use the test queries themselves"
-            )
-        positive = {
-            "dsl_temperature": self.dsl_temperature,
-            "sk_iters": self.sk_iters,
-            "qb_beta": self.qb_beta,
-            "qb_k": self.qb_k,
-            "sk_temperature": 1.0 if self.sk_temperature is None else self.sk_temperature,
-        }
-        bad = [name for name, value in positive.items() if not value > 0]
-        if bad:
-            raise ConfigError(f"must be > 0: {', '.join(bad)}")
-
-    def post_params(self) -> dict[str, Any]:
-        """The chosen post-processor's parameters, defaults filled in."""
-        return chosen_params(self.post, dsl_temperature=self.dsl_temperature, sk_iters=self.sk_iters,
-                             sk_temperature=self.sk_temperature, qb_beta=self.qb_beta, qb_k=self.qb_k)
 
 
 def _load_matrix(path: str, what: str) -> np.ndarray:

@@ -1,8 +1,8 @@
 """``IndexConfig`` (schema ``schemas/index.schema.json``) and the model an index is built with.
 
-The model is loaded exactly as ``tvrkit eval`` loads it (:func:`tvrkit.eval.run_eval.load_eval_config`
-and ``load_eval_model``): a checkpoint with the data section it was trained with, or a train
-config's model untrained / zero-shot. Its identity (checkpoint sha256, or a hash of config and
+The model is loaded exactly as ``tvrkit eval`` loads it (:mod:`tvrkit.retrieval.model_source`):
+a checkpoint with the data section it was trained with, or a train config's model untrained /
+zero-shot. Its identity (checkpoint sha256, or a hash of config and
 seed) plus the frame settings is what an index records and what a query must match.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from tvrkit.errors import ConfigError
 from tvrkit.media.compress import CompressConfig
+from tvrkit.retrieval.model_source import ModelSource, load_model_source, model_identity
 from tvrkit.search.faiss_index import IndexParams
 
 SCHEMA = "index"
@@ -60,20 +61,15 @@ def model_spec(checkpoint: str | None, model_config: str | None) -> dict[str, An
             "model_config": str(Path(model_config).resolve()) if model_config else None}
 
 
-def eval_config(spec: dict[str, Any]) -> Any:
-    """The :class:`~tvrkit.eval.run_eval.EvalConfig` (data + model sections) of ``spec``."""
-    from tvrkit.eval.run_eval import load_eval_config
-
-    base = {"checkpoint": spec["checkpoint"]} if spec.get("checkpoint") else {}
-    return load_eval_config(base=base, model_config=spec.get("model_config"))
+def model_source(spec: dict[str, Any]) -> ModelSource:
+    """The checkpoint or untrained train config of ``spec`` with its data and model sections."""
+    return load_model_source(spec.get("checkpoint"), spec.get("model_config"))
 
 
-def identity(ecfg: Any) -> dict[str, Any]:
+def identity(source: ModelSource) -> dict[str, Any]:
     """The model identity and every frame/text setting that changes a stored feature."""
-    from tvrkit.eval.run_eval import model_identity
-
-    data = ecfg.data
-    return {"model_sha256": model_identity(ecfg), "arch": ecfg.model.backbone.model_name,
-            "temporal": ecfg.model.temporal.type, "levels": list(ecfg.model.levels.enabled()),
+    data = source.data
+    return {"model_sha256": model_identity(source), "arch": source.model.backbone.model_name,
+            "temporal": source.model.temporal.type, "levels": list(source.model.levels.enabled()),
             "max_frames": data.max_frames, "frame_rate": data.frame_rate, "slice_framepos": data.slice_framepos,
             "image_size": data.image_size, "max_words": data.max_words}

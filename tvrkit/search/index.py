@@ -27,11 +27,13 @@ from typing import Any
 
 from tvrkit import __version__
 from tvrkit.config import save_resolved, to_dict
+from tvrkit.config.load import RESOLVED_NAME
 from tvrkit.errors import ConfigError, StageError
 from tvrkit.fsutil import atomic_path, write_bytes_atomic
 from tvrkit.locks import output_lock
-from tvrkit.runlog import FailureLog, write_summary
-from tvrkit.search.config import IndexConfig, eval_config, identity, model_spec
+from tvrkit.retrieval.model_source import ModelSource, load_model
+from tvrkit.runlog import FAILURES_FILE, FailureLog, write_summary
+from tvrkit.search.config import IndexConfig, identity, model_source, model_spec
 from tvrkit.search.library import Plan, SourceFile, plan_update, scan_folder
 
 log = logging.getLogger(__name__)
@@ -142,18 +144,17 @@ def _replace_dir(new: Path, final: Path) -> None:
         shutil.rmtree(old)
 
 
-def _embed(cfg: IndexConfig, ecfg: Any, clips: dict[str, Path], out: Path) -> tuple[Any, list[str], float]:
+def _embed(cfg: IndexConfig, source: ModelSource, clips: dict[str, Path], out: Path) -> tuple[Any, list[str], float]:
     """Encode ``clips`` with the index's model into ``OUT/features/.new``."""
     import torch
 
-    from tvrkit.eval.run_eval import load_eval_model
     from tvrkit.search.encode import embed_clips
 
     started = time.perf_counter()
     device = torch.device(cfg.device)
-    model = load_eval_model(ecfg, device)
-    store, unreadable = embed_clips(model, clips, ecfg.data, out / FEATURES / ".new", device=device,
-                                    batch_size=cfg.batch_size or ecfg.data.eval_batch_size,
+    model = load_model(source, device)
+    store, unreadable = embed_clips(model, clips, source.data, out / FEATURES / ".new", device=device,
+                                    batch_size=cfg.batch_size or source.data.eval_batch_size,
                                     workers=cfg.loader_workers, dtype=cfg.feature_dtype)
     return store, unreadable, time.perf_counter() - started
 
@@ -163,6 +164,15 @@ def _write_strips(out: Path, ids: list[str], cfg: IndexConfig) -> None:
 
     for vid, jpeg in make_strips(out, ids, ("compressed",), cfg.strip_frames, cfg.strip_height).items():
         write_bytes_atomic(out / STRIPS / f"{vid}.jpg", jpeg)
+
+
+def _own_outputs(out: Path, videos: str) -> list[Path]:
+    """What the scan of ``videos`` must not enter: the index, when it lies inside the folder (its
+    compressed copies would be indexed again on every run); its outputs, when it is the folder."""
+    if out.resolve() != Path(videos).resolve():
+        return [out]
+    return [out / name for name in (CLIPS, STRIPS, FEATURES, VECTORS_FILE, TABLE_FILE, SUMMARY_FILE, FAILURES_FILE,
+                                    RESOLVED_NAME)]
 
 
 def _drop(out: Path, video_ids: list[str]) -> None:
@@ -189,10 +199,12 @@ def _run_index(cfg: IndexConfig) -> dict[str, Any]:
     started = time.monotonic()
     out = Path(cfg.out)
     spec = model_spec(cfg.checkpoint, cfg.model_config)
-    ecfg = eval_config(spec)
-    ident = identity(ecfg)
+    source = model_source(spec)
+    ident = identity(source)
     previous, old_store = _previous(out, ident)
-    plan: Plan = plan_update(scan_folder(cfg.videos), previous)
+    skipped: list[tuple[str, str]] = []  # (file, reason) of names the scan cannot take
+    plan: Plan = plan_update(scan_folder(cfg.videos, _own_outputs(out, cfg.videos), lambda *s: skipped.append(s)),
+                             previous)
     log.info("index %s: %d new or changed, %d unchanged, %d deleted", out, len(plan.todo), len(plan.unchanged),
              len(plan.deleted))
     if cfg.index_type == "ivf-pq":  # before any work: can this library train one at all?
@@ -204,10 +216,13 @@ def _run_index(cfg: IndexConfig) -> dict[str, Any]:
     rows = {f.video_id: previous[f.video_id] for f in plan.unchanged}
     embed_seconds = 0.0
     with FailureLog(out, STAGE) as failures:
+        for relpath, reason in skipped:
+            failures.record(relpath, reason, step="scan")
         infos = _compress(plan.todo, out, cfg, failures) if plan.todo else {}
         parts = [old_store] if old_store is not None else []
         if infos:
-            new_store, unreadable, embed_seconds = _embed(cfg, ecfg, {v: out / CLIPS / f"{v}.mp4" for v in infos}, out)
+            clips = {v: out / CLIPS / f"{v}.mp4" for v in infos}
+            new_store, unreadable, embed_seconds = _embed(cfg, source, clips, out)
             parts.append(new_store)
             todo = {f.video_id: f for f in plan.todo}
             for vid in unreadable:
@@ -215,10 +230,12 @@ def _run_index(cfg: IndexConfig) -> dict[str, Any]:
                                 step="embed")
             for vid in new_store.ids:
                 info = infos[vid]
-                rows[vid] = _row(todo[vid], info, frame_times(info.frames, info.fps, ecfg.data))
+                rows[vid] = _row(todo[vid], info, frame_times(info.frames, info.fps, source.data))
             _write_strips(out, list(new_store.ids), cfg)
         order = [f.video_id for f in sorted([*plan.todo, *plan.unchanged], key=lambda f: f.relpath)
                  if f.video_id in rows]
+        if not order and not failures.records:
+            raise StageError(f"no files under {cfg.videos} (hidden files and the index's own folder are not scanned)")
         if not order:
             raise StageError(f"no video under {cfg.videos} could be indexed; see {out / 'failures.jsonl'}")
         merged = merge_stores(parts, out / FEATURES / ".merged", order, extra={"identity": ident})
@@ -237,7 +254,7 @@ def _run_index(cfg: IndexConfig) -> dict[str, Any]:
         _write_table(out, [rows[v] for v in order], meta)
         _drop(out, list(plan.deleted) + [f.video_id for f in plan.todo if f.video_id not in rows])
     save_resolved(cfg, out)
-    summary = {"stage": STAGE, "ok": len(plan.todo) - len(failures.records), "skipped": len(plan.unchanged),
+    summary = {"stage": STAGE, "ok": sum(f.video_id in rows for f in plan.todo), "skipped": len(plan.unchanged),
                "failed": len(failures.records), "deleted": len(plan.deleted), "videos": len(order),
                "embedded": len(order) - len(plan.unchanged), "embed_seconds": round(embed_seconds, 3),
                "index_seconds": round(build_seconds, 3), "seconds": round(time.monotonic() - started, 3),

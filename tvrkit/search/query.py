@@ -102,8 +102,8 @@ class _Videos:
         return self.text
 
     def video_features(self, index: Any) -> Any:
-        from tvrkit.retrieval.embed import GLOBAL
         from tvrkit.models.features import VideoFeatures
+        from tvrkit.retrieval.embed import GLOBAL
 
         return VideoFeatures.from_state(self.store.rows(index, [n for n in self.store.field_names if n != GLOBAL]))
 
@@ -115,10 +115,10 @@ class SearchIndex:
                  device: str = "cpu") -> None:
         import torch
 
-        from tvrkit.eval.run_eval import load_eval_model
+        from tvrkit.retrieval.model_source import load_model
         from tvrkit.retrieval.store import FeatureStore
         from tvrkit.search import index as stage
-        from tvrkit.search.config import eval_config, identity, model_spec
+        from tvrkit.search.config import identity, model_source, model_spec
         from tvrkit.search.faiss_index import IndexParams, VectorIndex
 
         self.path = Path(path)
@@ -136,16 +136,16 @@ class SearchIndex:
         self.row_of = {vid: i for i, vid in enumerate(ids)}
         self.identity = meta["identity"]
         asked = model_spec(checkpoint, model_config) if (checkpoint or model_config) else meta["model"]
-        ecfg = eval_config(asked)
-        theirs = identity(ecfg)
+        source = model_source(asked)
+        theirs = identity(source)
         if theirs != self.identity:
             raise ConfigError(f"{self.path} was built with model {self.identity['model_sha256'][:12]} "
                               f"({_describe(meta['model'])}); this query's model is {theirs['model_sha256'][:12]} "
                               f"({_describe(asked)}) or other frame settings: its embeddings are not comparable. "
                               "Query with the index's model, or rebuild the index with `tvrkit index`")
         self.device = torch.device(device)
-        self.max_words = ecfg.data.max_words
-        self.model = load_eval_model(ecfg, self.device)
+        self.max_words = source.data.max_words
+        self.model = load_model(source, self.device)
         self._lock = threading.Lock()  # one query at a time through the model (CPU threads are shared anyway)
 
     def __len__(self) -> int:
