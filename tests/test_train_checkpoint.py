@@ -15,7 +15,7 @@ from tvrkit.train.checkpoint import (
     LAST,
     CheckpointDir,
     capture_rng,
-    load_checkpoint,
+    load_training_state,
     restore_rng,
     seed_everything,
 )
@@ -32,7 +32,7 @@ def test_rng_round_trip_through_a_checkpoint(tmp_path) -> None:
     expected = _draws()
     torch.save({"rng": state}, tmp_path / "rng.pt")
     seed_everything(123)
-    restore_rng(load_checkpoint(tmp_path / "rng.pt")["rng"])  # weights_only: plain types and tensors only
+    restore_rng(load_training_state(tmp_path / "rng.pt")["rng"])  # weights_only: plain types and tensors only
     assert _draws() == expected
 
 
@@ -46,12 +46,12 @@ def test_keep_last_and_last_best_links(tmp_path) -> None:
     for step in (1, 2, 3, 4):
         ckpts.save(_state(step), step, best=step == 2)
     assert [p.name for p in ckpts.step_files()] == ["step-00000003.pt", "step-00000004.pt"]
-    assert load_checkpoint(ckpts.latest())["train_state"]["step"] == 4
+    assert load_training_state(ckpts.latest())["train_state"]["step"] == 4
     assert ckpts.latest().name == LAST
     # best survives the pruning of its step file
-    assert load_checkpoint(tmp_path / "checkpoints" / BEST)["train_state"]["step"] == 2
+    assert load_training_state(tmp_path / "checkpoints" / BEST)["train_state"]["step"] == 2
     ckpts.mark_best(4)
-    assert load_checkpoint(tmp_path / "checkpoints" / BEST)["train_state"]["step"] == 4
+    assert load_training_state(tmp_path / "checkpoints" / BEST)["train_state"]["step"] == 4
     assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")]  # no temp leftovers
 
 
@@ -67,7 +67,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch) -> Non
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         ckpts.save(_state(2), 2, best=True)
-    assert load_checkpoint(ckpts.latest())["train_state"]["step"] == 1
+    assert load_training_state(ckpts.latest())["train_state"]["step"] == 1
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] and all(
         not p.name.startswith(".") and p.name != "step-00000002.pt" for p in (tmp_path / "checkpoints").iterdir())
 
@@ -75,4 +75,4 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch) -> Non
 def test_loading_refuses_pickled_code(tmp_path) -> None:
     torch.save({"evil": _state}, tmp_path / "bad.pt")  # a function is not plain data
     with pytest.raises(pickle.UnpicklingError):
-        load_checkpoint(tmp_path / "bad.pt")
+        load_training_state(tmp_path / "bad.pt")

@@ -8,7 +8,7 @@ import torch
 from train_toy import ToyLoader, loop_config, make_trainer, weights
 
 from tvrkit.errors import ConfigError, StageError
-from tvrkit.train.checkpoint import BEST, load_checkpoint
+from tvrkit.train.checkpoint import BEST, load_training_state
 from tvrkit.train.jsonlog import LOG_FILE, read_log
 from tvrkit.train.loop import plan_steps
 from tvrkit.train.precision import grad_scaler, resolve_precision
@@ -27,7 +27,7 @@ def test_resume_from_a_mid_epoch_checkpoint_is_exact(tmp_path, grad_accum) -> No
     summary = full.fit()
     assert summary["status"] == "completed" and summary["step"] == 3 * (6 // grad_accum)
     k = 4 // grad_accum  # a step in the middle of epoch 0 or 1
-    ckpt = load_checkpoint(full.p.checkpoints.step_path(k))
+    ckpt = load_training_state(full.p.checkpoints.step_path(k))
     assert ckpt["train_state"]["step"] == k and ckpt["train_state"]["batch_in_epoch"] % grad_accum == 0
 
     resumed = make_trainer(tmp_path / "resumed", loop, batches=6)
@@ -46,12 +46,12 @@ def test_sigterm_saves_and_resume_matches_an_uninterrupted_run(tmp_path) -> None
     assert summary["status"] == "interrupted" and summary["signal"] == 15
     assert summary["step"] == 5 + 3  # the batch in flight finishes, then the loop stops
     last = stopped.p.checkpoints.latest()
-    assert last is not None and load_checkpoint(last)["train_state"]["step"] == 8
+    assert last is not None and load_training_state(last)["train_state"]["step"] == 8
     records = read_log(tmp_path / "stopped" / LOG_FILE)
     assert records[-1]["type"] == "stop"
 
     resumed = make_trainer(tmp_path / "stopped", loop)
-    resumed.load_state_dict(load_checkpoint(last))
+    resumed.load_state_dict(load_training_state(last))
     assert resumed.fit()["status"] == "completed"
     _assert_same(weights(full), weights(resumed))
 
@@ -78,7 +78,7 @@ def test_best_is_selected_on_the_validation_metric(tmp_path) -> None:
     trainer = make_trainer(tmp_path, loop_config(epochs=4, keep_last=1), metrics=[10.0, 30.0, 20.0, 25.0])
     summary = trainer.fit()
     assert summary["best"] == 30.0 and summary["best_step"] == 10
-    assert load_checkpoint(tmp_path / "checkpoints" / BEST)["train_state"]["step"] == 10
+    assert load_training_state(tmp_path / "checkpoints" / BEST)["train_state"]["step"] == 10
     assert [p.name for p in trainer.p.checkpoints.step_files()] == ["step-00000020.pt"]  # keep_last=1
     evals = [r for r in read_log(tmp_path / LOG_FILE) if r["type"] == "eval"]
     assert [e["best"] for e in evals] == [True, True, False, False] and evals[0]["select_on"] == "val"

@@ -17,7 +17,7 @@ from tvrkit.data.holdout import HELDOUT
 from tvrkit.errors import ConfigError
 from tvrkit.train import load_train_config, run_train
 from tvrkit.train.bertadam import BertAdam
-from tvrkit.train.checkpoint import LAST, load_checkpoint
+from tvrkit.train.checkpoint import LAST, load_training_state
 from tvrkit.train.config import OptimConfig
 from tvrkit.train.inputs import input_problems
 from tvrkit.train.jsonlog import LOG_FILE, read_log
@@ -160,7 +160,7 @@ def test_fp16_reference_trains_then_init_fine_tunes(root, tmp_path, one_thread):
     losses = [r["loss"] for r in read_log(tmp_path / "fp16" / LOG_FILE) if r["type"] == "train"]
     assert summary["status"] == "completed" and len(losses) == epochs * 3 and all(map(math.isfinite, losses))
     assert sum(losses[-3:]) / 3 < min(math.log(8) - 0.1, sum(losses[:3]) / 3), losses
-    ckpt = load_checkpoint(tmp_path / "fp16" / "checkpoints" / LAST)
+    ckpt = load_training_state(tmp_path / "fp16" / "checkpoints" / LAST)
     dtypes = {k.split("clip.", 1)[-1]: v.dtype for k, v in ckpt["model"].items() if "backbone.clip." in k}
     assert dtypes["visual.conv1.weight"] == dtypes["transformer.resblocks.0.attn.in_proj_weight"] == torch.float16
     assert dtypes["visual.proj"] == dtypes["text_projection"] == torch.float16

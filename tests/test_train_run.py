@@ -27,7 +27,7 @@ from train_data import synthetic_root, tiny_config
 from tvrkit.cli import cli, main
 from tvrkit.errors import ConfigError
 from tvrkit.train import load_train_config, run_train
-from tvrkit.train.checkpoint import LAST, load_checkpoint
+from tvrkit.train.checkpoint import LAST, load_training_state
 from tvrkit.train.jsonlog import LOG_FILE, read_log
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,8 +103,8 @@ def test_loss_decreases_and_resume_is_exact(root, tmp_path, one_thread) -> None:
     shutil.copy(tmp_path / "full" / "checkpoints" / "step-00000025.pt", killed / LAST)
     resumed = run_train(cfg, tmp_path / "killed", resume=True)
     assert resumed["steps_this_run"] == epochs * BATCHES - 25
-    a = load_checkpoint(tmp_path / "full" / "checkpoints" / LAST)["model"]
-    b = load_checkpoint(killed / LAST)["model"]
+    a = load_training_state(tmp_path / "full" / "checkpoints" / LAST)["model"]
+    b = load_training_state(killed / LAST)["model"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
     assert resumed["metrics"] == full["metrics"]
@@ -128,7 +128,7 @@ def test_sigterm_checkpoints_and_cli_resume_finishes(root, tmp_path) -> None:
     assert proc.returncode == 128 + signal.SIGTERM, output
     stop = read_log(out / LOG_FILE)[-1]
     assert stop["type"] == "stop" and stop["signal"] == signal.SIGTERM and 1 <= stop["step"] < epochs * BATCHES
-    assert load_checkpoint(out / "checkpoints" / LAST)["train_state"]["step"] == stop["step"]
+    assert load_training_state(out / "checkpoints" / LAST)["train_state"]["step"] == stop["step"]
 
     done = subprocess.run(cmd + ["--resume"], cwd=REPO, env=ONE_THREAD, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -159,7 +159,7 @@ def test_torchrun_two_ranks_matches_single_process_eval(root, tmp_path, one_thre
 
     cfg = load_train_config(config)
     model = build_model(cfg.model)
-    model.load_state_dict(load_checkpoint(out / "checkpoints" / LAST)["model"])
+    model.load_state_dict(load_training_state(out / "checkpoints" / LAST)["model"])
     single = validate(model.eval(), cfg.data, "val", model.image_size, torch.device("cpu"))
     final_eval = [r for r in records if r["type"] == "eval"][-1]
     assert final_eval["step"] == 6 and final_eval["metrics"] == pytest.approx(single, abs=1e-9)

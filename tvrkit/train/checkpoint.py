@@ -128,7 +128,7 @@ class CheckpointDir:
         damaged = []
         for path in candidates:
             try:
-                ckpt = load_checkpoint(path)
+                ckpt = load_training_state(path)
             except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for damage
                 damaged.append(f"{path.name}: {exc}".splitlines()[0])
                 continue
@@ -141,6 +141,8 @@ class CheckpointDir:
         return None
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :class:`CheckpointDir` (tensors only: no pickled code runs)."""
+def load_training_state(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The training state a checkpoint written by :class:`CheckpointDir` holds, as a dict (model and
+    optimizer state, RNG, data position, config: what ``--resume`` restores; tensors only, no pickled
+    code runs). The model itself, ready to score, comes from :func:`tvrkit.models.load_checkpoint`."""
     return torch.load(path, map_location=map_location, weights_only=True)
