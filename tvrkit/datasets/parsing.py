@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,12 +105,6 @@ def read_table(path: Path, columns: Sequence[str], delimiter: str = ",", header:
             raise DataError(f"{path}: line {lineno} has {len(row)} fields, expected {len(names)}")
         out.append({**dict(zip(names, row, strict=True)), LINE: lineno})
     return out
-
-
-def strip_video_extension(name: str) -> str:
-    """``"abc.mov"`` -> ``"abc"``; other dots (LSMDC time stamps) are kept."""
-    stem, ext = os.path.splitext(name)
-    return stem if ext.lower() in VIDEO_EXTENSIONS else name
 
 
 @dataclasses.dataclass(frozen=True)
