@@ -100,13 +100,13 @@ def _encode_videos(model: Any, data_cfg: Any, split: str, image_size: int, devic
     from tvrkit.data.loader import build_video_loader
 
     writer = StoreWriter(out, dtype)
-    encode_video_batches(model, DeviceBatches(build_video_loader(data_cfg, split, image_size, device), device),
-                         writer)
+    embed_video_batches(model, DeviceBatches(build_video_loader(data_cfg, split, image_size, device), device),
+                        writer)
     return writer.close()
 
 
-def encode_video_batches(model: Any, batches: Iterable[dict[str, Any]], writer: StoreWriter,
-                         progress: Callable[[int], Any] | None = None) -> None:
+def embed_video_batches(model: Any, batches: Iterable[dict[str, Any]], writer: StoreWriter,
+                        progress: Callable[[int], Any] | None = None) -> None:
     """Append each video of ``batches`` (normalised, on the model's device) to ``writer``: its
     features and its global embedding (field ``GLOBAL``). The one path from loader batches to
     stored features, shared by evaluation and ``tvrkit index``; ``progress(n)`` after each batch."""

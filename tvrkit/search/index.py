@@ -148,7 +148,7 @@ def _embed(cfg: IndexConfig, source: ModelSource, clips: dict[str, Path], out: P
     """Encode ``clips`` with the index's model into ``OUT/features/.new``."""
     import torch
 
-    from tvrkit.search.encode import embed_clips
+    from tvrkit.search.embed_library import embed_clips
 
     started = time.perf_counter()
     device = torch.device(cfg.device)
@@ -193,7 +193,7 @@ def run_index(cfg: IndexConfig) -> dict[str, Any]:
 def _run_index(cfg: IndexConfig) -> dict[str, Any]:
     from tvrkit.retrieval.embed import GLOBAL
     from tvrkit.retrieval.store import FeatureStore, merge_stores
-    from tvrkit.search.encode import frame_times
+    from tvrkit.search.embed_library import frame_times
     from tvrkit.search.faiss_index import build_index, check_trainable
 
     started = time.monotonic()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tvrkit.errors import ConfigError, StageError
-from tvrkit.search.encode import encode_query
+from tvrkit.search.embed_library import embed_query
 
 MAX_QUERY_CHARS = 1000  # the text tower reads max_words tokens; longer input is a client error
 MAX_K = 100
@@ -174,7 +174,7 @@ class SearchIndex:
             raise QueryError(f"rerank_topk: {rerank_topk!r}; must be at least 1 (or null: the whole library)")
         started = time.perf_counter()
         with self._lock:
-            feats = encode_query(self.model, [text], self.max_words, self.device)
+            feats = embed_query(self.model, [text], self.max_words, self.device)
             query = self.model.global_embeddings(feats).float().cpu()
             fine = fine_needed(self.model)
             depth = max(k, (rerank_topk or len(self)) if fine else k)
@@ -197,7 +197,7 @@ class SearchIndex:
         text, _ = check_query(text, 1)
         row = self.row_of[video_id]
         with self._lock:
-            query = self.model.global_embeddings(encode_query(self.model, [text], self.max_words, self.device))
+            query = self.model.global_embeddings(embed_query(self.model, [text], self.max_words, self.device))
         return self._hit(row, 0.0, 0.0, query.float().cpu()[0].numpy()).moment
 
     def _hit(self, row: int, score: float, global_score: float, query: np.ndarray) -> Hit:

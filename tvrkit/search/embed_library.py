@@ -4,7 +4,7 @@ clip, into a feature store (:mod:`tvrkit.retrieval.store`), through the loaders'
 Frames are read, sampled, cropped and batched exactly as evaluation reads a split in the
 ``raw`` format (:class:`~tvrkit.data.clips.ClipDataset` over a frame reader, the
 loaders' ``Collate``, normalised on the model's device by :class:`~tvrkit.data.device.DeviceBatches`)
-and encoded by eval's own :func:`~tvrkit.retrieval.embed.encode_video_batches`,
+and embedded by the engine's own :func:`~tvrkit.retrieval.embed.embed_video_batches` (as eval embeds),
 so a clip embedded here gets the features ``tvrkit eval`` would give it. The reader maps ids
 to the index's own clips only. Frame times come from the same pure sampler.
 """
@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tvrkit.shards.formats.base import FrameReader, Pick
-from tvrkit.retrieval.embed import encode_video_batches
+from tvrkit.retrieval.embed import embed_video_batches
 from tvrkit.retrieval.store import FeatureStore, StoreWriter
+from tvrkit.shards.formats.base import FrameReader, Pick
 
 log = logging.getLogger(__name__)
 SAMPLING = "uniform"  # an index embeds each clip once: deterministic frames, as eval's default
@@ -41,8 +41,8 @@ class ClipReader(FrameReader):
     def _read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
         import torch
 
-        from tvrkit.shards.formats.base import VideoInfo
         from tvrkit.media.decode import read_sampled
+        from tvrkit.shards.formats.base import VideoInfo
 
         indices, frames = read_sampled(self.clips[video_id], lambda n, fps: pick(VideoInfo(n, fps)))
         return indices, torch.from_numpy(frames).permute(0, 3, 1, 2)
@@ -76,13 +76,13 @@ def embed_clips(model: Any, clips: Mapping[str, str | os.PathLike[str]], data_cf
     writer = StoreWriter(out, dtype)
     model.eval()
     with torch.inference_mode(), tqdm(total=len(clips), unit="video", desc="embed", disable=not progress) as bar:
-        encode_video_batches(model, DeviceBatches(loader, device), writer, bar.update)
+        embed_video_batches(model, DeviceBatches(loader, device), writer, bar.update)
     store = writer.close()
     present = set(store.ids)
     return store, [v for v in clips if v not in present]
 
 
-def encode_query(model: Any, texts: Sequence[str], max_words: int, device: Any) -> Any:
+def embed_query(model: Any, texts: Sequence[str], max_words: int, device: Any) -> Any:
     """:class:`~tvrkit.models.features.TextFeatures` of ``texts`` (tokenized as eval tokenizes captions)."""
     import torch
 
