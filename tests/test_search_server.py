@@ -29,7 +29,7 @@ def served(tmp_path_factory):
     _, _, out = small_library(base)
     index = open_index(out)
     app = create_app(index)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
         yield base, index, app, client
 
 
