@@ -96,7 +96,7 @@ def output_lock(folder: str | os.PathLike[str], stage: str) -> Iterator[Path]:
         log.warning("%s: taking over the stale lock of %s, which is no longer running", folder,
                     describe_holder(stale))
     record = {"pid": os.getpid(), "host": socket.gethostname(), "stage": stage,
-              "since": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+              "since": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode("utf-8"), 0)
