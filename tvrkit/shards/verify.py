@@ -93,7 +93,8 @@ def _planned_splits(summary: dict[str, Any], catalog: Any) -> set[str]:
     return set((summary.get("config") or {}).get("splits") or catalog.split_names()) | set(summary.get("splits", {}))
 
 
-def check_complete(root: str | Path, formats: tuple[str, ...] = (), splits: tuple[str, ...] = ()) -> list[dict[str, str]]:
+def check_complete(root: str | Path, formats: tuple[str, ...] = (),
+                   splits: tuple[str, ...] = ()) -> list[dict[str, str]]:
     """What is missing against the catalog, so deleted files cannot pass as a clean set: per format
     with a shard summary, every split that run was asked for has its manifest, and every video the
     catalog marks ok in a split is in its manifest (stored, or listed as failed with a reason)."""
@@ -127,7 +128,8 @@ def check_complete(root: str | Path, formats: tuple[str, ...] = (), splits: tupl
                 manifest = read_manifest(out)
             except DataError:
                 continue  # a damaged manifest is reported by verify_split
-            listed = {v for s in manifest["shards"] for v in s["video_ids"]} | {f["video_id"] for f in manifest["failed"]}
+            listed = {v for s in manifest["shards"] for v in s["video_ids"]}
+            listed |= {f["video_id"] for f in manifest["failed"]}
             absent = [v for v in catalog.split_video_ids(split) if rows[v]["status"] == "ok" and v not in listed]
             if absent:
                 problems.append({"shard": str(out), "error": f"{len(absent)} video(s) the catalog marks ok are not in "
