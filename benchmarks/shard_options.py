@@ -3,7 +3,7 @@ the JPEG quality. For each combination: bytes per stored frame, and how fast a l
 decodes and crops it (frames/s, one process), against today's default (full frames, q90).
 
 The frames are those of real compressed clips, encoded with the shard stage's own functions
-(:func:`~tvrkit.shards.encode.center_square`, :func:`~tvrkit.shards.encode.encode_jpeg`) and
+(:func:`~tvrkit.shards.staging.center_square`, :func:`~tvrkit.shards.staging.encode_jpeg`) and
 decoded with the loaders' (:func:`~tvrkit.data.transforms.decode_jpeg`, ``FrameTransform.crop``).
 Combinations are timed in turns over several rounds and the best round counts; frames/s are
 per CPU second of the one decoding thread.
@@ -31,7 +31,7 @@ class ShardOptionsBenchConfig:
 
 
 def _encoded(cfg: ShardOptionsBenchConfig, crop: str, quality: int, videos: list[Any]) -> list[bytes]:
-    from tvrkit.shards.encode import center_square, encode_jpeg
+    from tvrkit.shards.staging import center_square, encode_jpeg
 
     out = []
     for frames in videos:

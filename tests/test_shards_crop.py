@@ -15,14 +15,14 @@ from shard_testdata import make_root
 from tvrkit.data.config import AugmentConfig, DataConfig
 from tvrkit.data.loader import build_train_loader, build_video_loader
 from tvrkit.data.transforms import FrameTransform
-from tvrkit.shards.frames import decode_jpeg
 from tvrkit.errors import ConfigError
 from tvrkit.media.decode import decode_video
-from tvrkit.shards.formats.base import get_format
 from tvrkit.shards.config import ShardConfig
-from tvrkit.shards.encode import center_square, encode_jpeg
+from tvrkit.shards.formats.base import get_format
+from tvrkit.shards.frames import decode_jpeg
 from tvrkit.shards.manifest import read_manifest
 from tvrkit.shards.stage import run_shard
+from tvrkit.shards.staging import center_square, encode_jpeg
 
 SIDE = 48  # the test videos are 64x48: the square is their full height
 

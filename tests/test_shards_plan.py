@@ -7,10 +7,10 @@ import tarfile
 import pytest
 
 from tvrkit.errors import ConfigError, DataError
-from tvrkit.shards.encode import frame_member, meta_member, sample_key
-from tvrkit.shards.plan import parse_size, plan_groups
 from tvrkit.shards.formats.tario import END_OF_ARCHIVE, iter_members, member_bytes
 from tvrkit.shards.formats.wds import parse_member_name
+from tvrkit.shards.plan import parse_size, plan_groups
+from tvrkit.shards.staging import frame_member, meta_member, sample_key
 
 
 @pytest.mark.parametrize("text,expected", [("512MB", 512_000_000), ("1GiB", 2**30), ("1.5kb", 1500),

@@ -16,15 +16,15 @@ import pytest
 from shard_testdata import make_root, make_video, sharded_root
 
 from tvrkit.catalog import Catalog, write_catalog
-from tvrkit.shards.frames import decode_jpeg
 from tvrkit.media import decode
 from tvrkit.media.decode import decode_video
 from tvrkit.runlog import read_failures
-from tvrkit.shards.formats.base import get_format
 from tvrkit.shards.config import ShardConfig
-from tvrkit.shards.encode import encode_jpeg
+from tvrkit.shards.formats.base import get_format
+from tvrkit.shards.frames import decode_jpeg
 from tvrkit.shards.manifest import read_manifest
 from tvrkit.shards.stage import run_shard
+from tvrkit.shards.staging import encode_jpeg
 
 # Mean absolute error per pixel of JPEG quality 90: ~2.6 on the real clip; testsrc2's sharp
 # colour edges at 64x48 lose more to 4:2:0 chroma subsampling (~8).

@@ -12,9 +12,9 @@ from shard_testdata import sharded_root
 from tvrkit.errors import DataError
 from tvrkit.fsutil import sha256_file
 from tvrkit.shards.config import VerifyConfig
-from tvrkit.shards.encode import frame_member, meta_bytes, meta_member
-from tvrkit.shards.manifest import read_manifest
 from tvrkit.shards.formats.tario import END_OF_ARCHIVE, member_bytes
+from tvrkit.shards.manifest import read_manifest
+from tvrkit.shards.staging import frame_member, meta_bytes, meta_member
 from tvrkit.shards.verify import describe_problem, run_verify
 
 
@@ -108,6 +108,6 @@ def test_no_shards_is_an_error(tmp_path):
 def _jpeg() -> bytes:
     import numpy as np
 
-    from tvrkit.shards.encode import encode_jpeg
+    from tvrkit.shards.staging import encode_jpeg
 
     return encode_jpeg(np.full((8, 8, 3), 128, np.uint8), 90)

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tvrkit.errors import StageError
 from tvrkit.cluster import check_same, read_results, write_result
+from tvrkit.errors import StageError
 from tvrkit.runlog import FailureLog
-from tvrkit.shards.encode import EncodeJob, Staged
+from tvrkit.shards.staging import EncodeJob, Staged
 
 STAGE = "shard"
 

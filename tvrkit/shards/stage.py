@@ -24,18 +24,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tvrkit.cluster import in_part, part_dir, remove_parts, resolve_part
 from tvrkit.config import to_dict
 from tvrkit.errors import ConfigError
 from tvrkit.fsutil import atomic_path, sha256_file, write_json_atomic
 from tvrkit.locks import output_lock
-from tvrkit.cluster import in_part, part_dir, remove_parts, resolve_part
 from tvrkit.runlog import FailureLog, write_summary
-from tvrkit.shards.formats.base import ShardFormat, get_format, split_dir
 from tvrkit.shards.config import ShardConfig
-from tvrkit.shards.encode import EncodeJob, Staged, encode_video
+from tvrkit.shards.formats.base import ShardFormat, get_format, split_dir
 from tvrkit.shards.manifest import MANIFEST, build_manifest, read_manifest, shard_record, write_manifest
 from tvrkit.shards.parts import merged_staged, parts_base, write_part
 from tvrkit.shards.plan import parse_size
+from tvrkit.shards.staging import EncodeJob, Staged, encode_video
 
 log = logging.getLogger(__name__)
 PLAN = ".plan.json"

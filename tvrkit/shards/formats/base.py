@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tvrkit.errors import ConfigError, DataError
-from tvrkit.shards.encode import Staged
+from tvrkit.shards.staging import Staged
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from tvrkit.errors import DataError
-from tvrkit.shards.encode import Staged
 from tvrkit.shards.formats.base import (
     CorruptSample,
     Entry,
@@ -32,6 +31,7 @@ from tvrkit.shards.formats.base import (
 from tvrkit.shards.formats.tario import iter_members, read_member
 from tvrkit.shards.formats.wds import parse_member_name
 from tvrkit.shards.frames import decode_frames
+from tvrkit.shards.staging import Staged
 
 DATA_FILE = "data.mdb"
 _MIB = 1 << 20

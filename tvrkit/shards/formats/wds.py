@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from tvrkit.errors import DataError
-from tvrkit.shards.encode import META_SUFFIX, Staged
 from tvrkit.shards.formats.base import (
     CorruptSample,
     Entry,
@@ -36,6 +35,7 @@ from tvrkit.shards.formats.base import (
 from tvrkit.shards.formats.tario import END_OF_ARCHIVE, iter_members, read_member
 from tvrkit.shards.frames import decode_frames
 from tvrkit.shards.plan import plan_groups
+from tvrkit.shards.staging import META_SUFFIX, Staged
 
 
 def shard_name(split: str, index: int) -> str:
