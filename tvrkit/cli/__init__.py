@@ -72,9 +72,38 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+class _Console(logging.StreamHandler):
+    """The terminal's log lines: tvrkit's own from ``own`` up, other libraries' from ``others`` up
+    (their INFO lines, e.g. open_clip's model-building chatter, only with ``-v``). It writes to
+    whatever ``sys.stderr`` is at the time, so click's and pytest's captures see it."""
+
+    own, others = logging.INFO, logging.WARNING
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ assigns one: always sys.stderr instead
+        pass
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name == "tvrkit" or record.name.startswith("tvrkit.")
+        return record.levelno >= (self.own if ours else self.others) and super().filter(record)
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    """Default: tvrkit's INFO lines and every library's warnings; ``-v`` adds the libraries' INFO
+    lines, ``-vv`` everyone's DEBUG, ``-q`` leaves warnings and errors only."""
+    own = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    root = logging.getLogger()
+    console = next((h for h in root.handlers if isinstance(h, _Console)), None)
+    if console is None:
+        console = _Console()
+        console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(console)
+    console.own, console.others = own, (own if verbose else logging.WARNING)
+    root.setLevel(own)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
