@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from tvrkit.errors import ConfigError
+from tvrkit.models.backbone import _quiet_random_init_warning
 from tvrkit.models.config import ModelConfig, load_model_config
 from tvrkit.models.methods import METHODS, get_method
 from tvrkit.models.methods.base import Method
@@ -118,7 +119,8 @@ def load_checkpoint(path: str | os.PathLike[str], config: Any = None, device: st
         mapped = contents.state
     else:
         mapped = _map_official(get_method(cfg.method), contents.state, cfg, path)
-    model = get_method(cfg.method)(cfg)
+    with _quiet_random_init_warning(active=True):  # open_clip's "initialized randomly": the weights follow
+        model = get_method(cfg.method)(cfg)
     load_state_strict(model, mapped, f"checkpoint {path}", contents.state if contents.layout == OFFICIAL else None)
     return model.to(device).eval()
 
