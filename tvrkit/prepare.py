@@ -21,7 +21,8 @@ from typing import Any
 
 from tvrkit import __version__
 from tvrkit.catalog import Catalog, arrow_schema, catalog_dir, write_catalog
-from tvrkit.config import save_resolved, to_dict
+from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
+from tvrkit.config import load_config, save_resolved, to_dict
 from tvrkit.datasets.base import BuildRequest
 from tvrkit.datasets.locate import locate_videos
 from tvrkit.datasets.registry import get_dataset
@@ -30,7 +31,6 @@ from tvrkit.fsutil import write_text_atomic
 from tvrkit.locks import output_lock
 from tvrkit.media.compress import CompressConfig, Job, Outcome, compress_videos
 from tvrkit.media.ffmpeg import ffmpeg_exe, ffmpeg_version
-from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
 from tvrkit.runlog import FAILURES_FILE, FailureLog, read_failures, write_summary
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,16 @@ class PrepareConfig:
     merge: bool = False
     strict: bool = False
     compress: CompressConfig = CompressConfig()
+
+
+def load_prepare_config(overrides: list[str] | tuple[str, ...] = (),
+                        base: dict[str, Any] | None = None) -> PrepareConfig:
+    """Prepare config from ``base`` (CLI options) and ``--set`` overrides, with the checks across
+    keys (exit 2 before any work)."""
+    cfg = load_config(STAGE, PrepareConfig, overrides=overrides, base=base)
+    if cfg.annotations and cfg.annotations_url:
+        raise ConfigError("give --annotations or --annotations-url, not both")
+    return cfg
 
 
 class _PartFailureLog(FailureLog):

@@ -40,17 +40,13 @@ def prepare(dataset: str, overrides: tuple[str, ...], **options: Any) -> None:
     Failures go to ROOT/failures.jsonl and the run goes on; exit 0 with a warning
     (1 with --strict). Re-runs skip outputs that probe valid.
     """
-    from tvrkit.config import load_config
-    from tvrkit.errors import ConfigError
-    from tvrkit.prepare import PrepareConfig, run_prepare
+    from tvrkit.prepare import load_prepare_config, run_prepare
 
-    if options.get("annotations") and options.get("annotations_url"):
-        raise ConfigError("give --annotations or --annotations-url, not both")
     compress = drop_none({k: options.pop(k) for k in ("workers", "fps", "size", "timeout")})
     base = {"dataset": dataset, **drop_none(options)}
     if compress:
         base["compress"] = compress
-    cfg = load_config("prepare", PrepareConfig, overrides=overrides, base=base)
+    cfg = load_prepare_config(overrides, base)
     summary = run_prepare(cfg)
     click.echo(
         f"prepare {cfg.dataset}: {summary['ok']} compressed, {summary['skipped']} already valid, "
