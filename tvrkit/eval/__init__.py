@@ -1,8 +1,9 @@
-"""Evaluation: the retrieval protocol, post-processing, ranking at scale and reports.
+"""The evaluation stages, built on the retrieval engine (:mod:`tvrkit.retrieval`).
 
-``metrics`` turns the rank of the correct item into R@K/MdR/MnR under an explicit tie
-policy; ``postprocess`` holds the inference-time normalisations (DSL, SK-norm, QB-Norm)
-and says which queries they used; ``ranking`` scores a gallery in blocks with a streaming
-top-k and exact rank counts; ``outputs`` writes metrics.json, metrics.md, ranks.parquet
-and plots; ``run_metrics`` is the stage behind ``tvrkit metrics``.
+``config`` holds their configs (:class:`~tvrkit.eval.config.EvalConfig` for ``tvrkit eval`` and
+``tvrkit export``, :class:`~tvrkit.eval.config.MetricsConfig` for ``tvrkit metrics``); ``run_eval``
+(``run_eval``), ``run_metrics`` (``run_metrics``, a saved similarity matrix under the retrieval
+protocol) and ``export`` (``run_export``) are the stages; ``outputs`` writes metrics.json,
+metrics.md, ranks.parquet and plots; ``report`` and ``pairs`` the HTML report and the order-pair
+accuracy.
 """
