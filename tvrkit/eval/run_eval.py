@@ -32,8 +32,10 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     """Evaluate ``cfg.checkpoint`` on ``cfg.eval_split`` and write the outputs to ``cfg.out``;
     returns the metrics.json document (an empty dict on ranks other than 0)."""
     from tvrkit import dist
+    from tvrkit.data.streaming import resolve_root
 
     check_eval_config(cfg)
+    cfg = dataclasses.replace(cfg, data=resolve_root(cfg.data))  # a URL root: its local mirror
     started = time.perf_counter()
     info = dist.init_distributed()
     try:
@@ -211,6 +213,7 @@ def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: An
     from tvrkit.eval.pairs import compare_runs
     from tvrkit.eval.report import ReportQuery, sample_queries, write_report
     from tvrkit.retrieval.strips import make_strips
+    from tvrkit.train.curves import run_curves
 
     out = Path(cfg.out)
     rows = [r for r in pq.read_table(out / "ranks.parquet").to_pylist() if r["direction"] == "t2v"]
@@ -227,6 +230,9 @@ def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: An
                          split=cfg.eval_split, fmt=cfg.data.format)
     plots = {title: (out / name).read_bytes() for title, name in
              (("Recall@K", "recall_at_k.png"), ("Rank histogram", "rank_histogram.png")) if (out / name).exists()}
+    curves = run_curves(cfg.checkpoint) if cfg.checkpoint else None
+    if curves is not None:
+        plots["Training curves of the checkpoint's run"] = curves.read_bytes()
     protocol = doc.get("protocol", {})
     info: dict[str, Any] = {"checkpoint": cfg.checkpoint, "data root": cfg.data.root,
                             "method": cfg.model.method, "levels": ", ".join(model.levels),

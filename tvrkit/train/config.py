@@ -54,6 +54,7 @@ class LoopConfig:
     max_skipped: int = 10
     log_every: int = 10
     progress: bool = True
+    tensorboard: bool = False  # also write TensorBoard event files (OUT/tensorboard/)
     find_unused_parameters: bool = False
 
 
