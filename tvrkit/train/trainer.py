@@ -22,7 +22,6 @@ from torch import nn
 from tvrkit import dist
 from tvrkit.config import save_resolved, to_dict
 from tvrkit.data.holdout import heldout_video_ids
-from tvrkit.data.streaming import resolve_root
 from tvrkit.errors import ConfigError
 from tvrkit.locks import output_lock
 from tvrkit.runlog import write_summary
@@ -35,7 +34,6 @@ from tvrkit.train.jsonlog import LOG_FILE
 from tvrkit.train.loop import SELECTION_METRIC, Parts, Trainer, plan_steps
 from tvrkit.train.optim import build_optimizer, build_scheduler
 from tvrkit.train.precision import grad_scaler, prepare_model, resolve_precision
-from tvrkit.train.skips import SkippedSamples
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +76,12 @@ def _selection(cfg: TrainConfig) -> dict[str, Any]:
     return {"select_on": cfg.train.select_on, "split": split, "metric": f"t2v {SELECTION_METRIC}"}
 
 
-def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any], skips: SkippedSamples,
+def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any],
                  load_init: bool = True) -> tuple[Parts, Trainer]:
     from functools import partial
 
     from tvrkit.data.device import DeviceBatches
-    from tvrkit.data.loader import build_train_loader, epoch_batches
+    from tvrkit.data.loader import build_train_loader
     from tvrkit.models import build_model
     from tvrkit.train.validate import validate
 
@@ -106,11 +104,10 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
             find_unused_parameters=cfg.train.find_unused_parameters)
 
     def loader_fn(epoch: int, start_batch: int) -> Any:
-        loader = build_train_loader(cfg.data, image_size, epoch, start_batch, device, accum)
-        return skips.wrap(DeviceBatches(loader, device))
+        return DeviceBatches(build_train_loader(cfg.data, image_size, epoch, start_batch, device, accum), device)
 
     split, accum = cfg.selection_split(), cfg.train.grad_accum
-    batches_per_epoch = epoch_batches(build_train_loader(cfg.data, image_size, 0, 0, grad_accum=accum))
+    batches_per_epoch = build_train_loader(cfg.data, image_size, 0, 0, grad_accum=accum).batch_sampler.total_batches
     _, total_steps = plan_steps(batches_per_epoch, cfg.train)
     parts = Parts(
         model=model, step_module=step_module, optimizer=optimizer,
@@ -131,7 +128,6 @@ def run_train(cfg: TrainConfig, out_dir: str | os.PathLike[str] | None = None, r
     out = Path(out_dir if out_dir is not None else cfg.out)
     cfg = dataclasses.replace(cfg, out=str(out))
     resolved = to_dict(cfg)
-    cfg = dataclasses.replace(cfg, data=resolve_root(cfg.data))  # a URL root: its local mirror
     checkpoints = CheckpointDir(out, cfg.train.keep_last)
     if checkpoints.exists() and not resume:
         raise ConfigError(f"{out} already holds a run's checkpoints: pass --resume to continue it, "
@@ -147,10 +143,9 @@ def _train(cfg: TrainConfig, out: Path, resolved: dict[str, Any], checkpoints: C
     try:
         t0 = time.perf_counter()
         check_inputs(cfg, info.world_size)
-        skips = SkippedSamples(out, dist.is_main(), resume)
         # on CPU first: random states must stay CPU tensors; load_state_dict moves the rest
         latest, ckpt = (checkpoints.load_latest() if resume else None) or (None, None)
-        parts, trainer = _build_parts(cfg, info, out, resolved, skips, load_init=latest is None)
+        parts, trainer = _build_parts(cfg, info, out, resolved, load_init=latest is None)
         if latest is not None:
             _check_resumable(ckpt["config"], resolved, latest)
             if ckpt["world_size"] != info.world_size:
@@ -169,7 +164,6 @@ def _train(cfg: TrainConfig, out: Path, resolved: dict[str, Any], checkpoints: C
                              "total_steps": trainer.total_steps, "resumed_from": str(latest) if latest else None,
                              "init": cfg.train.init, **parts.selection})
         result = trainer.fit()
-        result["skipped_samples"] = skips.finish()  # unreadable items; "skipped" counts non-finite steps
         curves = parts.log.close()  # the final curves.png on rank 0 (and TensorBoard's events flushed)
         summary = {"stage": "train", "ok": result["steps_this_run"], "skipped": result["skipped"], "failed": 0,
                    "seconds": time.perf_counter() - t0, "rank": info.rank, "world_size": info.world_size, **result,
