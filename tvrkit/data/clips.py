@@ -47,10 +47,11 @@ class FramePolicy:
 class ClipDataset:
     """``dataset[i]`` -> dict(frames_u8 [n,3,S,S] (n <= T), video_id[, tokens, caption_id]).
 
-    An unreadable sample is counted and logged; with ``on_corrupt="raise"`` it stops the run.
-    Otherwise training (``substitute=True``) uses the next readable item instead, so batch
-    shapes stay equal across ranks, and evaluation returns None, which the collate drops
-    (the video is then absent from ``video_ids``, never replaced by zeros).
+    An unreadable sample is counted; with ``on_corrupt="raise"`` it stops the run. Otherwise
+    training (``substitute=True``) uses a readable item drawn uniformly at random instead, so
+    batch shapes stay equal across ranks, and lists what it skipped in the sample's ``skipped``;
+    evaluation logs it and returns None, which the collate drops (the video is then absent from
+    ``video_ids``, never replaced by zeros).
     """
 
     def __init__(self, reader: FrameReader, items: list[Item], policy: FramePolicy, seed: int, epoch: int,
@@ -92,19 +93,30 @@ class ClipDataset:
         return sample
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
+        skipped: list[tuple[str, str]] = []  # (video_id, reason) of the unreadable draws
+        candidate = index
         for attempt in range(MAX_SUBSTITUTES if self.substitute else 1):
-            candidate = (index + attempt) % len(self.items)
             try:
-                return self.load(candidate)
+                sample = self.load(candidate)
             except CorruptSample as exc:
                 if self.on_corrupt == "raise":
                     raise
                 self.corrupt += 1
-                log.warning("skipping corrupt sample %s (%d skipped in this process): %s",
-                            self.items[candidate].video_id, self.corrupt, exc)
+                skipped.append((self.items[candidate].video_id, str(exc)))
+                # The replacement is drawn uniformly from the whole set (seeded by item and attempt,
+                # so every rank and every resume draws the same one): each readable item is then as
+                # likely as any other to stand in. "The next item" would be drawn once more per
+                # unreadable neighbour, the item after a damaged run of k items k + 1 times as often.
+                rng = np.random.default_rng([self.seed, self.epoch, index, attempt + 1])
+                candidate = int(rng.integers(len(self.items)))
+                continue
+            if skipped:  # the trainer records each skipped item once (failures.jsonl, summary, one warning)
+                sample["skipped"] = skipped
+            return sample
         if self.substitute:
-            raise DataError(f"{MAX_SUBSTITUTES} consecutive samples from item {index} are unreadable; "
+            raise DataError(f"{MAX_SUBSTITUTES} samples drawn for item {index} in a row are unreadable; "
                             "run `tvrkit verify` on the shards")
+        log.warning("skipping corrupt sample %s: %s", *skipped[0])  # evaluation reads each video once
         return None
 
 
@@ -146,6 +158,9 @@ class Collate:
             frames[i, :n] = sample["frames_u8"]
             mask[i, :n] = True
         batch: dict[str, Any] = {"frames": frames, "frame_mask": mask, "video_ids": [s["video_id"] for s in kept]}
+        skipped = [item for s in kept for item in s.get("skipped", ())]
+        if skipped:
+            batch["skipped"] = skipped
         if kept and "tokens" in kept[0]:
             batch["tokens"] = torch.stack([s["tokens"] for s in kept])
             batch["caption_ids"] = [s["caption_id"] for s in kept]
