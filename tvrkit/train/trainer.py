@@ -34,6 +34,7 @@ from tvrkit.train.jsonlog import LOG_FILE
 from tvrkit.train.loop import SELECTION_METRIC, Parts, Trainer, plan_steps
 from tvrkit.train.optim import build_optimizer, build_scheduler
 from tvrkit.train.precision import grad_scaler, prepare_model, resolve_precision
+from tvrkit.train.skips import SkippedSamples
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _selection(cfg: TrainConfig) -> dict[str, Any]:
     return {"select_on": cfg.train.select_on, "split": split, "metric": f"t2v {SELECTION_METRIC}"}
 
 
-def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any],
+def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any], skips: SkippedSamples,
                  load_init: bool = True) -> tuple[Parts, Trainer]:
     from functools import partial
 
@@ -104,7 +105,8 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
             find_unused_parameters=cfg.train.find_unused_parameters)
 
     def loader_fn(epoch: int, start_batch: int) -> Any:
-        return DeviceBatches(build_train_loader(cfg.data, image_size, epoch, start_batch, device, accum), device)
+        loader = build_train_loader(cfg.data, image_size, epoch, start_batch, device, accum)
+        return skips.wrap(DeviceBatches(loader, device))
 
     split, accum = cfg.selection_split(), cfg.train.grad_accum
     batches_per_epoch = build_train_loader(cfg.data, image_size, 0, 0, grad_accum=accum).batch_sampler.total_batches
@@ -143,9 +145,10 @@ def _train(cfg: TrainConfig, out: Path, resolved: dict[str, Any], checkpoints: C
     try:
         t0 = time.perf_counter()
         check_inputs(cfg, info.world_size)
+        skips = SkippedSamples(out, dist.is_main(), resume)
         # on CPU first: random states must stay CPU tensors; load_state_dict moves the rest
         latest, ckpt = (checkpoints.load_latest() if resume else None) or (None, None)
-        parts, trainer = _build_parts(cfg, info, out, resolved, load_init=latest is None)
+        parts, trainer = _build_parts(cfg, info, out, resolved, skips, load_init=latest is None)
         if latest is not None:
             _check_resumable(ckpt["config"], resolved, latest)
             if ckpt["world_size"] != info.world_size:
@@ -164,6 +167,7 @@ def _train(cfg: TrainConfig, out: Path, resolved: dict[str, Any], checkpoints: C
                              "total_steps": trainer.total_steps, "resumed_from": str(latest) if latest else None,
                              "init": cfg.train.init, **parts.selection})
         result = trainer.fit()
+        result["skipped_samples"] = skips.finish()  # unreadable items; "skipped" counts non-finite steps
         curves = parts.log.close()  # the final curves.png on rank 0 (and TensorBoard's events flushed)
         summary = {"stage": "train", "ok": result["steps_this_run"], "skipped": result["skipped"], "failed": 0,
                    "seconds": time.perf_counter() - t0, "rank": info.rank, "world_size": info.world_size, **result,
