@@ -236,7 +236,7 @@ class Trainer:
         st, cfg = self.state, self.cfg
         start_step, t_start = st.step, time.perf_counter()
         bar = tqdm(total=self.total_steps, initial=st.step, unit="step", dynamic_ncols=True,
-                   disable=not (cfg.progress and dist.is_main()))
+                   disable=None if cfg.progress and dist.is_main() else True)  # None: only on a terminal
         status = "completed"
         self.p.step_module.train()
         with StopRequest() as stop, bar:
