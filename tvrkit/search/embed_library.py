@@ -75,7 +75,8 @@ def embed_clips(model: Any, clips: Mapping[str, str | os.PathLike[str]], data_cf
                                          collate_fn=Collate(policy.max_frames, image_size))
     writer = StoreWriter(out, dtype)
     model.eval()
-    with torch.inference_mode(), tqdm(total=len(clips), unit="video", desc="embed", disable=not progress) as bar:
+    with torch.inference_mode(), tqdm(total=len(clips), unit="video", desc="embed",
+                                      disable=None if progress else True) as bar:  # None: a terminal only
         embed_video_batches(model, DeviceBatches(loader, device), writer, bar.update)
     store = writer.close()
     present = set(store.ids)
