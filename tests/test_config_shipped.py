@@ -73,3 +73,13 @@ def test_config_list_and_show(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as info:
         main(["config", "show", "no-such-recipe"])
     assert info.value.code == 2 and "no shipped config named" in capsys.readouterr().err
+
+
+def test_eval_takes_shipped_names(tmp_path, monkeypatch):
+    from tvrkit.eval.config import load_eval_config
+
+    monkeypatch.chdir(tmp_path)
+    untrained = load_eval_config(None, ["data.root=mine"], {}, model_config="demo")
+    assert untrained.model == load_train_config("demo").model and untrained.data.root == "mine"
+    recipe = "msrvtt-clip4clip-seqtransf-vit-b32"
+    assert load_eval_config(recipe, [], {}, model_config=recipe).model == load_train_config(recipe).model

@@ -13,13 +13,14 @@ from tvrkit.retrieval.postprocess import POSTPROCESSORS
 
 @click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Eval config YAML (schemas/eval.schema.json), or a train config whose data and model "
-                   "sections apply (an official checkpoint's recipe); optional for tvrkit checkpoints.")
+              help="Eval config YAML (schemas/eval.schema.json), or a train config (a path or a shipped config's "
+                   "name: `tvrkit config list`) whose data and model sections apply (an official checkpoint's "
+                   "recipe); optional for tvrkit checkpoints.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
               help="Checkpoint written by `tvrkit train`, or by a method's official training script (with --config).")
-@click.option("--model-config", type=click.Path(exists=True, dir_okay=False),
-              help="Instead of a checkpoint: evaluate this train config's model untrained (random init, seeded "
-                   "by data.seed) or zero-shot (backbone.pretrained weights).")
+@click.option("--model-config", type=click.Path(dir_okay=False),
+              help="Instead of a checkpoint: evaluate this train config's model (a path or a shipped config's name) "
+                   "untrained (random init, seeded by data.seed) or zero-shot (backbone.pretrained weights).")
 @click.option("--split", help="Split to evaluate (default: data.test_split).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output directory (default: runs/eval).")
 @click.option("--rerank-topk", type=click.IntRange(min=1),

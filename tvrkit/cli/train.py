@@ -12,7 +12,7 @@ from tvrkit.cli.common import set_option
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Train config YAML (see configs/ and schemas/train.schema.json).")
+              help="Train config: a YAML path or a shipped config's name (`tvrkit config list`), e.g. demo.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: the config's out).")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in the run directory (if any).")
 @click.option("--init", "init", type=click.Path(dir_okay=False),
