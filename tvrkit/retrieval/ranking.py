@@ -129,7 +129,7 @@ class _Window:
             raise StageError(f"a target index is beyond the {n_seen} gallery rows scored")
         lost = present & torch.isnan(target_score)
         if lost.any():
-            raise StageError(
+            raise StageError(  # every input was finite (checked): the product itself is off
                 f"{int(lost.sum())} correct-item scores fell outside their error bound: the matmul is "
                 "less precise than its dtype says (check TF32/bf16 matmul settings)"
             )
@@ -218,6 +218,16 @@ def _candidates(scores: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Te
     return rows, cols, vals
 
 
+def _check_finite(x: torch.Tensor, what: str, offset: int) -> None:
+    """A :class:`StageError` naming the rows of ``x`` (``what`` features, first row ``offset``)
+    that hold NaN or Inf: such a score ranks nowhere, and the model or the cache is to blame."""
+    bad = ~torch.isfinite(x).all(dim=1)
+    if bad.any():
+        rows = (torch.nonzero(bad).flatten() + offset).tolist()
+        raise StageError(f"{len(rows)} {what} feature row(s) hold NaN or Inf (e.g. row {rows[0]}): the model's "
+                         "weights or the feature cache are damaged (a diverged checkpoint?); nothing was ranked")
+
+
 def stream_rank(
     queries: torch.Tensor | np.ndarray,
     gallery: torch.Tensor | np.ndarray | Iterable[torch.Tensor],
@@ -247,6 +257,7 @@ def stream_rank(
     started = time.perf_counter()
     device = torch.device(device)
     q = torch.as_tensor(queries).to(device=device, dtype=compute_dtype)
+    _check_finite(q, "query", 0)
     if block_size is None:
         block_size = block_size_for(q.shape[0])
     array_like = hasattr(gallery, "shape")
@@ -268,6 +279,7 @@ def stream_rank(
         if not block.shape[0]:
             continue
         g = block.to(device=device, dtype=compute_dtype)
+        _check_finite(g, "gallery", offset)  # O(block), against the O(queries x block) product
         if compute_dtype == torch.float32:
             if buffer.shape != (q.shape[0], g.shape[0]):
                 buffer = torch.empty((q.shape[0], g.shape[0]), device=device)
