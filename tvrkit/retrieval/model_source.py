@@ -21,7 +21,7 @@ from tvrkit.config import from_dict, resolve_config, to_dict
 from tvrkit.config.load import read_yaml
 from tvrkit.config.shipped import resolve_config_path
 from tvrkit.data.config import DataConfig
-from tvrkit.errors import ConfigError
+from tvrkit.errors import ConfigError, StageError
 from tvrkit.models.config import ModelConfig
 
 SECTIONS: tuple[str, ...] = ("data", "model")
@@ -89,7 +89,23 @@ def load_model(source: ModelSource, device: Any) -> Any:
         torch.manual_seed(source.data.seed)
         return build_model(source.model).to(device).eval()
     # the weights come from the checkpoint (tvrkit's or an official one): never the pretrained file
-    return load_checkpoint(source.checkpoint, source.model, device)
+    model = load_checkpoint(source.checkpoint, source.model, device)
+    check_finite_weights(model.state_dict(), source.checkpoint)
+    return model
+
+
+def check_finite_weights(tensors: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """A :class:`StageError` naming each tensor of ``path`` that holds NaN or Inf, so a diverged
+    checkpoint is named as such instead of surfacing later as meaningless scores."""
+    import torch
+
+    bad = [(name, int((~torch.isfinite(t)).sum()), t.numel()) for name, t in tensors.items()
+           if torch.is_tensor(t) and t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        named = "; ".join(f"{name} ({n} of {size} values)" for name, n, size in bad[:5])
+        more = f" and {len(bad) - 5} more tensor(s)" if len(bad) > 5 else ""
+        raise StageError(f"{path}: the weights hold NaN or Inf: {named}{more}; the run that wrote it diverged: "
+                         "use an earlier checkpoint")
 
 
 def model_identity(source: ModelSource) -> str:
