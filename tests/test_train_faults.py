@@ -42,3 +42,12 @@ def test_no_intact_checkpoint_names_each_file(tmp_path):
     with pytest.raises(StageError, match=r"no checkpoint in .* loads: last\.pt: .*step-00000003\.pt"):
         ckpts.load_latest()
     assert CheckpointDir(tmp_path / "empty", 3).load_latest() is None
+
+
+def test_a_full_disk_is_a_stage_error_and_keeps_the_last_checkpoint(small_tmpfs):
+    ckpts = CheckpointDir(small_tmpfs, keep_last=3)
+    ckpts.save({"step": 1, "w": torch.zeros(8)}, 1, best=False)
+    with pytest.raises(StageError, match=r"cannot write checkpoint .*step-00000002\.pt: .*MiB free there"):
+        ckpts.save({"step": 2, "w": torch.zeros(1 << 20)}, 2, best=False)  # 4 MiB on a 2 MiB disk
+    assert ckpts.load_latest()[1]["step"] == 1
+    assert sorted(p.name for p in ckpts.root.iterdir()) == ["last.pt", "step-00000001.pt"]  # no temporary left

@@ -4,6 +4,7 @@ into place, so a killed run never leaves a half-written file that a later run tr
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -11,6 +12,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+# errors of the output's file system, not of the item being processed: a stage stops on them
+# (with one message, exit 1) instead of recording every following item as failed
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def is_output_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk is full, read-only or not ours to write."""
+    return isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS
 
 
 def _file_mode() -> int:

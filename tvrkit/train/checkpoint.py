@@ -97,8 +97,13 @@ class CheckpointDir:
     def save(self, state: dict[str, Any], step: int, best: bool) -> Path:
         """Write ``state`` as step ``step``; update ``last`` (and ``best``); drop old steps."""
         path = self.step_path(step)
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        try:
+            with atomic_path(path) as tmp:
+                torch.save(state, tmp)
+        except RuntimeError as exc:  # torch's zip writer reports a failed write as "unexpected pos ..."
+            free = shutil.disk_usage(self.root).free
+            raise StageError(f"cannot write checkpoint {path}: {str(exc).splitlines()[0]} ({free / 2**20:.1f} MiB free "
+                             "there); free some space and continue with --resume") from exc
         _link_or_copy(path, self.root / LAST)
         if best:
             _link_or_copy(path, self.root / BEST)
