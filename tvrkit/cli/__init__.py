@@ -16,6 +16,7 @@ import click
 
 from tvrkit import __version__
 from tvrkit.errors import TvrkitError
+from tvrkit.fsutil import is_output_error
 
 COMMANDS: dict[str, str] = {
     "shard": "tvrkit.cli.shard:shard",
@@ -138,3 +139,10 @@ def main(argv: list[str] | None = None) -> Any:
     except TvrkitError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a full, read-only or foreign output met mid-stage: a message, not a traceback
+        if not is_output_error(exc):
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot write{where}: {exc.strerror or exc}; free space or choose a writable output",
+                   err=True)
+        sys.exit(1)
