@@ -19,7 +19,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from tvrkit.fsutil import atomic_path
+from tvrkit.fsutil import atomic_path, is_output_error
 from tvrkit.shards.formats.tario import iter_members, member_bytes, read_member
 
 META_SUFFIX = ".json"
@@ -147,6 +147,8 @@ def encode_video(job: EncodeJob) -> Staged:
             meta = _write_fragment(job, decoder)
             return Staged(job.video_id, job.fragment, os.path.getsize(job.fragment), meta["frames"], decoder)
         except Exception as exc:  # decoders raise many types; each gets its turn, then we report
+            if is_output_error(exc):  # a full or read-only disk is not this video's fault: the stage stops
+                raise
             # the file name, not its path: manifests of identical inputs match wherever ROOT is
             message = _clean(str(exc)).replace(job.source, Path(job.source).name)
             errors.append(f"{decoder}: {type(exc).__name__}: {message}")
