@@ -11,6 +11,7 @@ encoded; a store is complete once ``store.json`` exists (written last, atomicall
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ import numpy as np
 
 from tvrkit.fsutil import write_json_atomic
 
+log = logging.getLogger(__name__)
 META_FILE = "store.json"
 COPY_ROWS = 4096  # rows copied per step when merging stores: bounds memory for huge fields
 
@@ -99,7 +101,25 @@ class FeatureStore:
 
     @staticmethod
     def is_complete(directory: str | os.PathLike[str]) -> bool:
-        return (Path(directory) / META_FILE).exists()
+        """Whether ``directory`` holds a finished store whose field files have every row; a
+        damaged one (a truncated field, an unreadable ``store.json``) is logged and is not."""
+        directory = Path(directory)
+        if not (directory / META_FILE).exists():
+            return False
+        try:
+            meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+            for name, spec in meta["fields"].items():
+                want = len(meta["ids"]) * int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize
+                path = _field_path(directory, name)
+                have = path.stat().st_size if path.exists() else 0
+                if have != want:
+                    log.warning("feature cache %s is damaged (%s: %d bytes, %d expected): re-embedding", directory,
+                                path.name, have, want)
+                    return False
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("feature cache %s is unreadable (%s): re-embedding", directory, exc)
+            return False
+        return True
 
     def __len__(self) -> int:
         return len(self.ids)
