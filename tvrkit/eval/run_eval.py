@@ -11,9 +11,11 @@ Missing videos stop the run (named) unless ``allow_missing`` ranks them last.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import numpy as np
 from tvrkit.config import save_resolved
 from tvrkit.errors import ConfigError, DataError
 from tvrkit.eval.config import EvalConfig, MetricsConfig, check_eval_config
+from tvrkit.locks import output_lock
 from tvrkit.retrieval.model_source import load_model, model_identity
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,14 @@ log = logging.getLogger(__name__)
 
 def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     """Evaluate ``cfg.checkpoint`` on ``cfg.eval_split`` and write the outputs to ``cfg.out``;
-    returns the metrics.json document (an empty dict on ranks other than 0)."""
+    returns the metrics.json document (an empty dict on ranks other than 0). Rank 0, which
+    writes, holds ``cfg.out``'s write lock: an unwritable ``--out`` is reported before any
+    embedding, and a second evaluation into it exits at once."""
+    with output_lock(cfg.out, "eval") if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
+        return _run_eval(cfg)
+
+
+def _run_eval(cfg: EvalConfig) -> dict[str, Any]:
     from tvrkit import dist
     from tvrkit.data.streaming import resolve_root
 
