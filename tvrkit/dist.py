@@ -3,11 +3,19 @@
 Processes are started by torchrun (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` in the environment);
 without those variables everything runs as a single process and every collective is the identity.
 NCCL is used when CUDA is available, gloo otherwise (CPU everywhere).
+
+The gather a contrastive loss trains through has two backward rules (``train.gather_grad``):
+``full`` is the exact gradient of the global-batch loss; ``local`` is the published methods'
+``AllGather`` (CLIP4Clip ``modules/until_module.py``), which hands each rank only its own slice of
+its own loss copy's gradient, so the parameters before the gather train at 1/W of that gradient on W
+ranks. :func:`gather_grad` selects the rule for the forward passes run inside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,34 +111,91 @@ def _gather(t: Tensor, sizes: list[int]) -> Tensor:
     return out.bool() if t.dtype == torch.bool else out
 
 
+GATHER_GRADS = ("full", "local")
+
+
+@dataclass(frozen=True)
+class GatherGrad:
+    """The backward rule of :func:`all_gather_with_grad`: ``mode`` (``full`` | ``local``) and, for
+    ``local``, the world size whose scale the pre-gather gradients take (None: the actual one)."""
+
+    mode: str = "full"
+    reference_world_size: int | None = None
+
+    def local_scale(self, world_size: int) -> float:
+        """Factor on this rank's own gradient slice under ``local``: ``W / W_ref`` turns the 1/W
+        that the official gather gives on W ranks into the 1/W_ref of the published run."""
+        return world_size / self.reference_world_size if self.reference_world_size else 1.0
+
+
+_rule = GatherGrad()
+
+
+@contextlib.contextmanager
+def gather_grad(mode: str = "full", reference_world_size: int | None = None) -> Iterator[GatherGrad]:
+    """Forward passes inside this context gather with backward rule ``mode`` (see the module
+    docstring); the rule is recorded at the gather, so the backward may run after the context."""
+    global _rule
+    if mode not in GATHER_GRADS:
+        raise ValueError(f"unknown gather gradient rule {mode!r}; known: {', '.join(GATHER_GRADS)}")
+    if reference_world_size is not None and reference_world_size < 1:
+        raise ValueError(f"reference_world_size must be >= 1, got {reference_world_size}")
+    previous, _rule = _rule, GatherGrad(mode, reference_world_size)
+    try:
+        yield _rule
+    finally:
+        _rule = previous
+
+
 class _AllGatherWithGrad(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, t: Tensor, sizes: list[int]) -> Tensor:
+    def forward(ctx: Any, t: Tensor, sizes: list[int], rule: GatherGrad) -> Tensor:
         rank = get_rank()
         ctx.span = (sum(sizes[:rank]), sum(sizes[: rank + 1]))
+        ctx.rule, ctx.world_size = rule, len(sizes)
         return _gather(t, sizes)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        start, end = ctx.span
+        if ctx.rule.mode == "local":
+            # The official AllGather: this rank's rows get only its own loss copy's gradient.
+            return grad[start:end] * ctx.rule.local_scale(ctx.world_size), None, None
         # Every rank computes the same loss over the gathered batch, so this rank's rows receive
         # a gradient from every rank's copy: sum them. DDP's gradient averaging then divides the
         # world_size identical contributions back out, giving exactly the single-process gradient.
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        start, end = ctx.span
-        return grad[start:end], None
+        return grad[start:end], None, None
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the gradient times ``scale`` (``local`` on one rank with a reference size)."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Tensor, scale: float) -> Tensor:
+        ctx.scale = scale
+        return t.view_as(t)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        return grad * ctx.scale, None
 
 
 def all_gather_with_grad(t: Tensor) -> Tensor:
     """Concatenation of every rank's ``t`` (dim 0, rank order; sizes may differ between ranks).
 
-    Gradient flows back to the local slice only, summed over ranks (see ``_AllGatherWithGrad``):
-    a loss computed identically on every rank from gathered features, with gradients averaged
-    across ranks as DDP does, trains exactly like one process holding the concatenated batch.
+    Gradient flows back to the local slice only, by the rule of the enclosing :func:`gather_grad`.
+    ``full`` (the default) sums it over ranks (see ``_AllGatherWithGrad``): a loss computed
+    identically on every rank from gathered features, with gradients averaged across ranks as DDP
+    does, trains exactly like one process holding the concatenated batch. ``local`` keeps this
+    rank's own slice, scaled by ``W / reference_world_size`` when a reference is set.
     """
+    rule = _rule
     if get_world_size() == 1:
-        return t
+        scale = rule.local_scale(1) if rule.mode == "local" else 1.0
+        return _ScaleGrad.apply(t, scale) if t.requires_grad and scale != 1.0 else t
     sizes = _gather_sizes(t)
     if t.requires_grad:
-        return _AllGatherWithGrad.apply(t, sizes)
+        return _AllGatherWithGrad.apply(t, sizes, rule)
     return _gather(t, sizes)

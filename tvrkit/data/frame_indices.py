@@ -7,10 +7,12 @@ too many, CLIP4Clip's ``slice_framepos`` choice of them (head, tail, evenly spac
 ``random`` instead draws one frame from each of that many equal segments of the whole video
 (TSN-style), so training sees the in-between frames too.
 
-Two modes reproduce the published recipes' dataloaders index for index (tested against
+Four modes reproduce the published recipes' dataloaders index for index (tested against
 their code): ``clip4clip`` (CLIP4Clip's OpenCV grid, then ``slice_framepos``; the same in
-training and testing) and ``xpool`` (X-Pool's ``uniform``: the middle frame of each of
-``max_frames`` equal segments of the whole video, no frame-rate grid).
+training and testing), ``xpool`` (X-Pool's ``uniform``: the middle frame of each of
+``max_frames`` equal segments of the whole video, no frame-rate grid), ``hmmc`` (30 frames over
+the whole clip; training draws ``max_frames`` of them sorted, the test takes them evenly spaced)
+and ``eercf`` (EERCF's frame folders: every stored frame, then ``slice_framepos``).
 """
 
 from __future__ import annotations
@@ -103,8 +105,69 @@ def xpool_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float
     return [int((lo + hi - 1) // 2) for lo, hi in itertools.pairwise(edges.tolist())]
 
 
+HMMC_CANDIDATES = 30  # frames HMMC's tools/frame2lmdb.py stores per video
+EERCF_FOLDER_LIMIT, EERCF_FOLDER_KEEP = 256, 128  # rawframe_util.py: folders above 256 frames keep 128
+
+
+def hmmc_candidates(num_frames: int) -> list[int]:
+    """HMMC's 30 stored frames: ``frame2lmdb.py`` keeps ``linspace(0, frameCount - 10, 30)`` (int) of the
+    source video; ``frameCount - 10`` of a 30 fps source is the instant of the last frame of a 3 fps
+    copy, so over tvrkit's stored frames that is ``linspace(0, num_frames - 1, 30)``. Copies shorter
+    than 30 frames (10 s at 3 fps) repeat frames where the official store holds frames 1/30 s apart."""
+    if num_frames <= 0:
+        return []
+    return [int(i) for i in np.linspace(0, num_frames - 1, num=HMMC_CANDIDATES, dtype=int)]
+
+
+def hmmc_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float, slice_framepos: str,
+                rng: np.random.Generator | None = None) -> list[int]:
+    """HMMC's training frames (``dataloader_msrvtt_retrieval.py``, ``MSRVTT_TrainDataLoader``):
+    ``max_frames`` distinct positions of the 30 :func:`hmmc_candidates` drawn at random, sorted;
+    always ``max_frames`` frames, never padded. ``frame_rate`` and ``slice_framepos`` play no part."""
+    if rng is None:
+        raise ValueError("hmmc training sampling needs an rng")
+    cands = hmmc_candidates(num_frames)
+    if not cands:
+        return []
+    if max_frames > HMMC_CANDIDATES:
+        raise ValueError(f"hmmc sampling draws from {HMMC_CANDIDATES} frames; max_frames {max_frames} is more")
+    return [cands[int(i)] for i in np.sort(rng.choice(HMMC_CANDIDATES, size=max_frames, replace=False))]
+
+
+def hmmc_test_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float, slice_framepos: str,
+                     rng: np.random.Generator | None = None) -> list[int]:
+    """HMMC's test frames (``MSRVTT_DataLoader``): positions ``linspace(0, 30, max_frames,
+    endpoint=False)`` (int) of the 30 :func:`hmmc_candidates`, 0, 2, 5, 7, ... for 12."""
+    cands = hmmc_candidates(num_frames)
+    if not cands:
+        return []
+    positions = np.linspace(0, HMMC_CANDIDATES, num=max_frames, endpoint=False, dtype=int)
+    return [cands[int(i)] for i in positions]
+
+
+def eercf_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float, slice_framepos: str,
+                 rng: np.random.Generator | None = None) -> list[int]:
+    """EERCF's frame folders (``rawframe_util.py`` ``image_to_tensor``): every stored frame is a
+    candidate whatever ``frame_rate`` (a folder of more than 256 frames keeps 128 evenly spaced),
+    then CLIP4Clip's ``slice_framepos``; clips with at least ``max_frames`` stored frames (4 s at
+    3 fps) always fill ``max_frames``, where a 1 fps grid leaves a 10 s clip 10 frames and a mask."""
+    cands = list(range(max(num_frames, 0)))
+    if len(cands) > EERCF_FOLDER_LIMIT:
+        cands = [int(i) for i in np.linspace(0, len(cands) - 1, num=EERCF_FOLDER_KEEP, dtype=int)]
+    return [cands[p] for p in slice_positions(len(cands), max_frames, slice_framepos)]
+
+
 SAMPLERS: dict[str, Callable[..., list[int]]] = {"uniform": uniform_frames, "random": random_frames,
-                                                 "clip4clip": clip4clip_frames, "xpool": xpool_frames}
+                                                 "clip4clip": clip4clip_frames, "xpool": xpool_frames,
+                                                 "hmmc": hmmc_frames, "hmmc_test": hmmc_test_frames,
+                                                 "eercf": eercf_frames}
+# Modes whose test-time rule differs from their training draw (the loaders' evaluation side uses it).
+EVAL_MODES = {"hmmc": "hmmc_test"}
+
+
+def eval_mode(mode: str) -> str:
+    """The sampler evaluation runs for ``data.eval_sampling`` ``mode``."""
+    return EVAL_MODES.get(mode, mode)
 
 
 def sample_frames(num_frames: int, fps: float, max_frames: int, frame_rate: float, mode: str,

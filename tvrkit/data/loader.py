@@ -17,6 +17,7 @@ from typing import Any
 
 from tvrkit.data.config import AugmentConfig, DataConfig
 from tvrkit.data.clips import ClipDataset, Collate, FramePolicy, Item
+from tvrkit.data.frame_indices import eval_mode
 from tvrkit.data.holdout import heldout_video_ids, split_source
 from tvrkit.data.readers import open_reader
 from tvrkit.data.batch_samplers import TrainBatchSampler, eval_block, rank_batch_size
@@ -110,8 +111,8 @@ def build_video_loader(cfg: DataConfig, split: str, image_size: int, device: Any
     ids = [v for v in reader.video_ids() if _keeps(keep, v)]
     _warn_missing(split, [v for v in read_catalog(cfg.root).split_video_ids(stored) if _keeps(keep, v)], set(ids))
     rank, world = rank_and_world()
-    dataset = ClipDataset(reader, [Item(v) for v in ids], _policy(cfg, cfg.eval_sampling, image_size), cfg.seed, 0,
-                          None, cfg.on_corrupt, substitute=False)
+    policy = _policy(cfg, eval_mode(cfg.eval_sampling), image_size)
+    dataset = ClipDataset(reader, [Item(v) for v in ids], policy, cfg.seed, 0, None, cfg.on_corrupt, substitute=False)
     # a range is a valid sampler: DataLoader workers split its batches, each index loads once
     return _data_loader(dataset, cfg.workers, device, batch_size=cfg.eval_batch_size,
                         sampler=eval_block(len(ids), rank, world))

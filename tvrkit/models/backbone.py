@@ -154,14 +154,30 @@ class ClipBackbone(nn.Module):
         self.quick_gelu: bool = isinstance(self.clip.transformer.resblocks[0].mlp.gelu, QuickGELU)
         # The retrieval model owns its logit scales; a parameter without gradient would also upset DDP.
         self.clip.logit_scale.requires_grad_(False)
-        self._freeze(cfg.freeze_layers)
+        self._freeze(cfg.freeze_layers, cfg.freeze)
         self.clip.set_grad_checkpointing(cfg.grad_checkpointing)
 
-    def _freeze(self, layers: int) -> None:
-        total = len(self.clip.visual.transformer.resblocks)
+    def _freeze(self, layers: int, rule: str = "tvrkit") -> None:
+        """``rule`` tvrkit: the patch embedding and the first ``layers`` image blocks (none for 0).
+        ``rule`` clip4clip: the loop of CLIP4Clip's ``main_task_retrieval.py`` (``--freeze_layer_num``,
+        also EERCF's and UCoFiA's), which keeps trainable only ``ln_final``, ``text_projection``, the
+        logit scale, ``visual.ln_post``, ``visual.proj`` and the blocks from ``layers`` on in both
+        towers: even at 0 the token and positional embeddings, the class embedding, ``conv1`` and
+        ``ln_pre`` are frozen (27.7M of ViT-B/32's parameters)."""
+        towers = (self.clip.transformer, self.clip.visual.transformer)
+        total = min(len(t.resblocks) for t in towers) if rule == "clip4clip" else len(towers[1].resblocks)
         if layers > total:
-            raise ConfigError(f"model.backbone.freeze_layers: {layers} > the {total} blocks of the image tower")
-        if layers:
+            raise ConfigError(f"model.backbone.freeze_layers: {layers} > the {total} blocks of the "
+                              f"{'smaller tower' if rule == 'clip4clip' else 'image tower'}")
+        if rule == "clip4clip":
+            clip = self.clip
+            kept = [clip.ln_final, clip.text_projection, clip.logit_scale, clip.visual.ln_post, clip.visual.proj]
+            kept += [block for tower in towers for block in tower.resblocks[layers:]]
+            trainable = {id(p) for part in kept for p in (part.parameters() if isinstance(part, nn.Module) else [part])}
+            for param in clip.parameters():
+                if id(param) not in trainable:
+                    param.requires_grad_(False)
+        elif layers:
             # open_clip's groups: [patch embedding], block 0, ..., [last block, ln_post], proj.
             self.clip.visual.lock(unlocked_groups=total + 1 - layers)
 

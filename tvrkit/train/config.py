@@ -10,6 +10,7 @@ from typing import Any
 
 from tvrkit.config import load_config
 from tvrkit.data.config import DataConfig
+from tvrkit.data.frame_indices import HMMC_CANDIDATES
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
 
@@ -42,6 +43,8 @@ class LoopConfig:
     steps: int | None = None
     init: str | None = None
     grad_accum: int = 1
+    gather_grad: str = "full"  # full: exact global-batch gradient; local: the official AllGather
+    reference_world_size: int | None = None  # local: the published run's GPU count sets the scale
     clip_grad_norm: float | None = None
     precision: str = "auto"
     threads: int | None = None
@@ -95,6 +98,9 @@ def check_train_config(cfg: TrainConfig) -> TrainConfig:
             cfg.data.frame_rate):
         raise ConfigError(f"data.frame_rate: {cfg.data.frame_rate}: clip4clip sampling reads whole frames per "
                           "second (CLIP4Clip's integer --feature_framerate)")
+    if "hmmc" in (cfg.data.train_sampling, cfg.data.eval_sampling) and cfg.data.max_frames > HMMC_CANDIDATES:
+        raise ConfigError(f"data.max_frames: {cfg.data.max_frames}: hmmc sampling takes its frames from "
+                          f"{HMMC_CANDIDATES} per video (HMMC's stored frames)")
     if cfg.train.select_on == "test" and not cfg.data.test_split:
         raise ConfigError("train.select_on: test needs data.test_split")
     if cfg.optim.warmup >= 1 and cfg.optim.warmup != int(cfg.optim.warmup):

@@ -155,7 +155,8 @@ class Trainer:
             # only the last micro-batch all-reduces gradients
             sync = contextlib.nullcontext() if micro == accum - 1 else _no_sync(p.step_module)
             with sync:
-                with autocast(p.precision, p.device):
+                with autocast(p.precision, p.device), dist.gather_grad(self.cfg.gather_grad,
+                                                                       self.cfg.reference_world_size):
                     loss, parts = p.step_module(batch["tokens"], batch["frames"], batch["frame_mask"])
                 p.scaler.scale(loss / accum).backward()
             seen.append(_ids(batch))
@@ -166,9 +167,9 @@ class Trainer:
         flags = dist.all_gather_object({"stop": stop.requested, "bad": bad})
         bad_anywhere = [ids for f in flags for ids in f["bad"]]
         p.scaler.unscale_(p.optimizer)
+        self._window.grad_norms = grad_norms(p.model)  # before clipping: what the loss gave
         max_norm = self.cfg.clip_grad_norm or math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable_parameters(p.model), max_norm))
-        self._window.grad_norm = grad_norm
         # with fp16 an inf gradient is the scaler's business (it skips the step and lowers the scale)
         bad_grad = not math.isfinite(grad_norm) and not p.scaler.is_enabled()
         if bad_anywhere or bad_grad:
@@ -270,6 +271,23 @@ class Trainer:
                 "epoch": st.epoch, "steps_this_run": st.step - start_step, "train_seconds": seconds,
                 "best": st.best, "best_step": st.best_step, "skipped": st.skipped,
                 "metrics": self.last_metrics, **self.p.selection}
+
+
+def grad_norms(model: nn.Module) -> dict[str, float]:
+    """L2 norms of the current gradients: ``grad_norm`` (every trainable parameter),
+    ``grad_norm_backbone`` (CLIP's text and image towers, CLIP's own logit scale excluded) and
+    ``grad_norm_head`` (everything else, the method's logit scales included). Logged at every
+    logged step, so that fp16 runs (vanishing tower gradients) and the gather rule can be diagnosed."""
+    tower = {id(p) for n, p in model.backbone_module.named_parameters() if not n.endswith("logit_scale")}
+    parts: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+    for param in trainable_parameters(model):
+        if param.grad is not None:
+            parts[id(param) in tower].append(param.grad.detach().float().square().sum())
+    zero = torch.zeros((), device=next(model.parameters()).device)
+    sums = [torch.stack(v).sum() if v else zero for v in (parts[True], parts[False])]
+    backbone, head = torch.stack(sums).tolist()  # one device-to-host copy, not one per parameter
+    return {"grad_norm": math.sqrt(backbone + head), "grad_norm_backbone": math.sqrt(backbone),
+            "grad_norm_head": math.sqrt(head)}
 
 
 def _no_sync(module: nn.Module) -> contextlib.AbstractContextManager[Any]:

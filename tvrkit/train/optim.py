@@ -1,5 +1,5 @@
-"""AdamW or CLIP4Clip's BertAdam with two-learning-rate parameter groups, and the warmup +
-cosine schedules of tvrkit, CLIP4Clip and X-Pool.
+"""AdamW (torch's or transformers'), or CLIP4Clip's BertAdam with two-learning-rate parameter
+groups, and the warmup + cosine schedules of tvrkit, CLIP4Clip and X-Pool.
 
 Two things decide a parameter's group. Pretrained backbone weights move ``coef_lr`` times
 slower (or at ``backbone_lr``) than the freshly initialised temporal module and heads,
@@ -74,6 +74,10 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig, backbone: nn.Module | No
         from tvrkit.train.bertadam import BertAdam
 
         return BertAdam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, param_grad_norm=cfg.param_grad_norm)
+    if cfg.type == "hf_adamw":
+        from tvrkit.train.hf_adamw import HfAdamW
+
+        return HfAdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
 
 

@@ -20,7 +20,8 @@ class Window:
         self.parts: dict[str, float] = defaultdict(float)
         self.batches = 0
         self.samples = 0
-        self.grad_norm = float("nan")  # of the window's last step
+        # of the window's last step, before clipping (grad_norm, grad_norm_backbone, grad_norm_head)
+        self.grad_norms: dict[str, float] = {}
 
     def add(self, loss: float, parts: dict[str, float], samples: int) -> None:
         self.loss += loss
@@ -41,7 +42,7 @@ class Window:
         return {
             "loss": sum(w["loss"] for w in every) / batches,
             "losses": {n: sum(w["parts"].get(n, 0.0) for w in every) / batches for n in names},
-            "grad_norm": self.grad_norm,
+            **self.grad_norms,
             "samples_per_s": sum(w["samples"] for w in every) / max(slowest, 1e-9),
             "data_wait": sum(w["wait"] for w in every) / max(sum(w["elapsed"] for w in every), 1e-9),
             "rank_batches": [w["batches"] for w in every],  # equal on every rank, or a collective would hang
