@@ -45,12 +45,11 @@ def build(case: Case) -> Any:
     """The same random EERCF model in every process (seeded)."""
     import torch
 
-    from tvrkit.models.config import load_model_config
-    from tvrkit.models.model import build_model
+    from tvrkit.models import build_model, load_model_config
 
     torch.manual_seed(case.seed)
     cfg = load_model_config(base={"method": "eercf", "backbone": {"arch": "tvrkit-tiny"},
-                                  "temporal": {"type": "seqTransf"}, "eercf": {"max_frames": case.frames}})
+                                  "eercf": {"max_frames": case.frames}})
     return build_model(cfg).eval()
 
 
@@ -59,10 +58,10 @@ def _write_problem(case: Case, directory: Path) -> None:
     import torch
     import torch.nn.functional as F
 
-    from tvrkit.retrieval.embed import GLOBAL
-    from tvrkit.retrieval.store import StoreWriter
     from tvrkit.models.features import TextFeatures, VideoFeatures
     from tvrkit.models.ops import masked_mean
+    from tvrkit.retrieval.embed import GLOBAL
+    from tvrkit.retrieval.store import StoreWriter
 
     torch.set_num_threads(case.threads)
     model = build(case)

@@ -37,7 +37,9 @@ def recipe(config: str, **temporal: object) -> dict:
 
     model = read_yaml(Path(__file__).resolve().parents[1] / "tvrkit" / "configs" / config)["model"]
     model["backbone"] = backbone()
-    model["temporal"] = {**model.get("temporal", {}), **temporal}
+    if temporal:
+        options = model.setdefault(model["method"], {})
+        options["temporal"] = {**options.get("temporal", {}), **temporal}
     return model
 
 

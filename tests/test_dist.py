@@ -18,16 +18,8 @@ from tvrkit import dist
 
 # Uneven on purpose: the gather must handle ranks with different batch sizes.
 RANK_ROWS = [(0, 3), (3, 5)]
-SECTIONS = {
-    "temporal": {"type": "seqTransf"},
-    "levels": {
-        "video_sentence": {"weight": 1.0, "pooling": "xpool"},
-        "frame_sentence": {"weight": 0.5},
-        "frame_word": {"weight": 1.0},
-        "patch_word": {"weight": 0.5},
-    },
-    "loss": {"decorrelation_weight": 0.1},
-}
+# DRL with its decorrelation term: a loss over token features gathered from every rank.
+SECTIONS = {"method": "drl", "drl": {"temporal": {"layers": 1}, "cdcr_lambda": 0.1, "cdcr_alpha2": 0.5}}
 
 
 def _model_and_batch():

@@ -29,7 +29,7 @@ from tvrkit.errors import ConfigError
 from tvrkit.retrieval.coarse_fine import coarse_t2v, final_top, fine_rerank, union_item_scorer
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
-from tvrkit.models.methods.eercf import EERCF
+from tvrkit.models.methods.eercf.model import EERCF
 
 FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "eercf"
 FULL = 5  # videos 0..4 have every frame
@@ -39,8 +39,7 @@ TOL = 1e-4
 def _config(padding: str = "masked", temporal: str = "seqTransf") -> dict:
     open_clip.add_model_config(FIXTURES / "eercf-tiny.json")
     return {"method": "eercf", "backbone": {"name": "eercf-tiny"},
-            "temporal": {"type": temporal, "layers": 2},
-            "eercf": {"max_frames": 6, "padding": padding}}
+            "eercf": {"temporal": {"type": temporal, "layers": 2}, "max_frames": 6, "padding": padding}}
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +177,7 @@ def test_eval_ranks_by_coarse_and_reranks_the_methods_top_k(tmp_path):
 
     root = make_eval_root(tmp_path / "root")
     cfg = load_model_config(base={"method": "eercf", "backbone": {"arch": "tvrkit-tiny"},
-                                  "temporal": {"type": "seqTransf", "layers": 1}, "eercf": {"max_frames": 4}})
+                                  "eercf": {"temporal": {"type": "seqTransf", "layers": 1}, "max_frames": 4}})
     torch.manual_seed(0)
     model = build_model(cfg)
     ckpt = tmp_path / "ckpt.pt"

@@ -22,8 +22,8 @@ import torch
 
 from tvrkit.models import load_checkpoint
 from tvrkit.models.config import load_model_config
-from tvrkit.models.methods.hmmc import HMMC
-from tvrkit.models.momentum import queue_contrast
+from tvrkit.models.methods.hmmc.model import HMMC
+from tvrkit.models.methods.hmmc.momentum import queue_contrast
 
 FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "hmmc"
 

@@ -28,7 +28,8 @@ import torch
 from tvrkit.retrieval.postprocess import apply_levels_postprocess
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
-from tvrkit.models.methods.ucofia import LEVELS, UCoFiA
+from tvrkit.models.methods.ucofia import LEVELS
+from tvrkit.models.methods.ucofia.model import UCoFiA
 
 FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "ucofia"
 NAMES = (*LEVELS, "total")

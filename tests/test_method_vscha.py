@@ -23,7 +23,7 @@ import torch
 from tvrkit.models import load_checkpoint
 from tvrkit.models.config import load_model_config
 from tvrkit.models.methods.layouts import hf_clip_to_openai
-from tvrkit.models.methods.vscha import VSCHA
+from tvrkit.models.methods.vscha.model import VSCHA
 
 FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "vscha"
 
@@ -101,7 +101,7 @@ def test_training_loss_equals_the_official_loss_with_the_same_random_draw(golden
     loss, parts = model.loss(text, video)
     official = scores["loss_parts"]
     assert abs(float(loss.detach()) - float(scores["loss"])) < 1e-5
-    opts = model.cfg.vscha
+    opts = model.cfg.options
     ours = torch.tensor([opts.alpha * parts["video_sentence"], parts["frame_sentence"],
                          opts.beta * parts["entity_word"]])
     assert torch.allclose(ours, official.float(), atol=1e-5)

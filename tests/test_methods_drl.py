@@ -41,8 +41,8 @@ GOLDEN = {True: FIXTURES / "drl" / "golden.pt", False: FIXTURES / "drl" / "backb
 
 
 def _config(padding: str = "official", cdcr: bool = True) -> dict:
-    return {"method": "drl", "backbone": backbone(), "temporal": {"type": "seqTransf", "layers": 4},
-            "drl": {"padding": padding, "cdcr": cdcr}}
+    return {"method": "drl", "backbone": backbone(),
+            "drl": {"temporal": {"type": "seqTransf", "layers": 4}, "padding": padding, "cdcr": cdcr}}
 
 
 @pytest.mark.parametrize("cdcr", [True, False], ids=["drl", "backbone_tvr"])
@@ -108,7 +108,7 @@ def test_tvrkit_eval_evaluates_an_official_checkpoint_with_its_recipe(tmp_path):
     config = yaml.safe_load((FIXTURES.parents[2] / "configs" / "msrvtt-drl-vit-b32.yaml").read_text())
     config["data"] = {**DATA, "root": str(make_eval_root(tmp_path / "root"))}
     config["model"]["backbone"] = {"arch": "tvrkit-tiny"}
-    config["model"]["temporal"]["layers"] = 1
+    config["model"]["drl"]["temporal"]["layers"] = 1
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(config))
     official = {"backbone.clip.": "clip.", "temporal.position.": "frame_position_embeddings.",
                 "temporal.transformer.": "transformerClip.", "interaction.text_weight.": "text_weight_fc.",

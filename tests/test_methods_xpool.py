@@ -23,7 +23,7 @@ from methods_golden import FIXTURES, assert_same_scores, backbone, inputs, recip
 
 from tvrkit.errors import ConfigError
 from tvrkit.models import load_checkpoint
-from tvrkit.models.methods.xpool import XPool
+from tvrkit.models.methods.xpool.model import XPool
 
 LAYOUTS = ("openai", "hf")
 

@@ -27,7 +27,7 @@ def source() -> nn.Module:
 
 
 def _clip(model) -> nn.Module:
-    return model.encoder.backbone.clip
+    return model.backbone.clip
 
 
 def _assert_same_tensors(loaded: dict, expected: dict) -> None:
@@ -62,10 +62,10 @@ def test_openai_torchscript_archive_loads_every_tensor(source, tmp_path):
 
     model = build_model(tiny_config(backbone={"pretrained": str(archive)}))
     _assert_same_tensors(_clip(model).state_dict(), state)
-    assert model.encoder.backbone.quick_gelu  # OpenAI weights were trained with QuickGELU
+    assert model.backbone.quick_gelu  # OpenAI weights were trained with QuickGELU
 
     explicit = build_model(tiny_config(backbone={"pretrained": str(archive), "quick_gelu": False}))
-    assert not explicit.encoder.backbone.quick_gelu
+    assert not explicit.backbone.quick_gelu
 
 
 @pytest.mark.parametrize("layout", ["ddp_state_dict", "safetensors"])
@@ -81,7 +81,7 @@ def test_open_clip_state_dicts_load_every_tensor(source, tmp_path, layout, caplo
     model = build_model(tiny_config(backbone={"pretrained": str(path)})).eval()
     _assert_same_tensors(_clip(model).state_dict(), state)
     assert "initialized randomly" not in caplog.text
-    assert not model.encoder.backbone.quick_gelu
+    assert not model.backbone.quick_gelu
     toks = tokens(3, 77)
     with torch.no_grad():
         assert torch.allclose(model.encode_text(toks).sentence, source.encode_text(toks), atol=1e-6)
@@ -104,7 +104,7 @@ def test_architectures_without_vit_and_clip_text_tower_are_refused():
 
 
 def test_short_token_sequences_give_open_clip_sentence_and_word_tokens():
-    backbone = tiny_model().eval().encoder.backbone
+    backbone = tiny_model().eval().backbone
     short, full = tokens(4, 32), tokens(4, 77)
     with torch.no_grad():
         sentence, words, word_mask = backbone.encode_text(short)
@@ -125,7 +125,7 @@ def test_frame_and_patch_embeddings_match_open_clip(source):
     clip.load_state_dict(source.state_dict())
     images = torch.randn(5, 3, model.image_size, model.image_size)
     with torch.no_grad():
-        pooled, patches = model.encoder.backbone.encode_frames(images, with_patches=True)
+        pooled, patches = model.backbone.encode_frames(images, with_patches=True)
         last = source.visual.forward_intermediates(images, indices=1, normalize_intermediates=True, output_fmt="NLC")
         assert torch.allclose(pooled, source.encode_image(images), atol=1e-6)
         assert torch.allclose(patches, last["image_intermediates"][-1] @ source.visual.proj, atol=1e-6)

@@ -23,15 +23,14 @@ def _tvrkit_checkpoint(model, path, quick_gelu=None):
 
 
 def test_registry_names_every_method_and_refuses_unknown_ones():
-    assert method_names()[0] == "custom" and {"clip4clip", "xpool", "drl", "ucofia", "eercf", "vscha",
-                                              "hmmc"} <= set(method_names())
-    assert get_method("custom").name == "custom"
-    with pytest.raises(ConfigError, match="unknown method 'nope'; one of custom, clip4clip"):
+    assert {"clip4clip", "xpool", "drl", "ucofia", "eercf", "vscha", "hmmc"} <= set(method_names())
+    assert get_method("clip4clip").name == "clip4clip"
+    with pytest.raises(ConfigError, match="unknown method 'nope'; one of clip4clip, drl"):
         get_method("nope")
 
 
 def test_tvrkit_checkpoint_round_trip_without_and_with_config(tmp_path):
-    model = tiny_model(seed=3, temporal={"type": "seqTransf"}).eval()
+    model = tiny_model(seed=3, clip4clip={"temporal": {"layers": 1}}).eval()
     path = tmp_path / "last.pt"
     _tvrkit_checkpoint(model, path)
     assert read_checkpoint(path).layout == "tvrkit"
@@ -55,29 +54,28 @@ def test_tvrkit_checkpoint_keeps_the_activation_it_was_trained_with(tmp_path):
 def test_missing_unexpected_and_misshaped_keys_are_named(tmp_path):
     model = tiny_model()
     state = model.state_dict()
-    state.pop("encoder.backbone.clip.visual.proj")
-    state["encoder.extra.weight"] = torch.zeros(1)
+    state.pop("backbone.clip.visual.proj")
+    state["extra.weight"] = torch.zeros(1)
     torch.save({"format": 1, "model": state, "config": {"model": to_dict(model.cfg)}}, tmp_path / "a.pt")
-    with pytest.raises(ConfigError, match=r"missing: encoder.backbone.clip.visual.proj.*unexpected: encoder.extra"):
+    with pytest.raises(ConfigError, match=r"missing: backbone.clip.visual.proj.*unexpected: extra.weight"):
         load_checkpoint(tmp_path / "a.pt")
-    other = tiny_model(levels={"frame_word": {"weight": 1.0}})
-    _tvrkit_checkpoint(other, tmp_path / "b.pt")
-    with pytest.raises(ConfigError, match="unexpected: heads.frame_word"):
-        load_checkpoint(tmp_path / "b.pt", tiny_config())
+    _tvrkit_checkpoint(model, tmp_path / "b.pt")
+    with pytest.raises(ConfigError, match="unexpected: temporal.position.weight"):
+        load_checkpoint(tmp_path / "b.pt", tiny_config(clip4clip={"temporal": {"type": "meanP"}}))
 
 
 def test_method_mismatch_and_unreadable_files_are_config_errors(tmp_path):
     path = tmp_path / "last.pt"
     _tvrkit_checkpoint(tiny_model(), path)
-    with pytest.raises(ConfigError, match="trained with model.method custom; the config says clip4clip"):
-        load_checkpoint(path, tiny_config(method="clip4clip"))
+    with pytest.raises(ConfigError, match="trained with model.method clip4clip; the config says xpool"):
+        load_checkpoint(path, tiny_config(method="xpool"))
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match="not a readable torch checkpoint"):
         load_checkpoint(tmp_path / "junk.pt", tiny_config())
     with pytest.raises(ConfigError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "absent.pt", tiny_config())
-    torch.save({"clip.visual.proj": torch.zeros(2)}, tmp_path / "bare.pt")
-    with pytest.raises(ConfigError, match="not an official custom checkpoint"):
+    torch.save({"head.weight": torch.zeros(2)}, tmp_path / "bare.pt")
+    with pytest.raises(ConfigError, match="not an official clip4clip checkpoint"):
         load_checkpoint(tmp_path / "bare.pt", tiny_config())
     with pytest.raises(ConfigError, match="needs config="):
         load_checkpoint(tmp_path / "bare.pt")

@@ -1,29 +1,29 @@
-"""Model config: schema and dataclass agree, shipped architectures are the schema's, bad configs
-fail before any work with the dotted key."""
+"""Model config: the schema is generated from the options dataclasses (defaults and descriptions in
+one place), ``model.method`` is one of the discovered methods, bad configs fail before any work
+with the dotted key."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from tvrkit.config import from_dict, resolve_config, to_dict
-from tvrkit.config.schema import load_schema, resolve_ref
+from tvrkit.config.schema import load_schema
 from tvrkit.errors import ConfigError
-from tvrkit.models import LEVELS, ModelConfig, load_model_config
+from tvrkit.models import ModelConfig, load_model_config, method_names
 from tvrkit.models.backbone import shipped_archs
 
 
 def _walk(node: dict, path: str = ""):
-    for key, raw in node.get("properties", {}).items():
-        prop = resolve_ref(raw)  # the per-method option schemas live in their own files
+    for key, prop in node.get("properties", {}).items():
         yield f"{path}{key}", prop
         yield from _walk(prop, f"{path}{key}.")
 
 
 def test_schema_defaults_are_the_dataclass_defaults():
     assert from_dict(ModelConfig, resolve_config("model", {})) == ModelConfig()
-    assert to_dict(ModelConfig()) == resolve_config("model", {})
+    for name in method_names():
+        cfg = load_model_config(base={"method": name})
+        assert to_dict(cfg)[name] == resolve_config("model", {"method": name})[name], name
 
 
 def test_every_key_has_a_default_and_a_description_and_objects_are_closed():
@@ -33,11 +33,16 @@ def test_every_key_has_a_default_and_a_description_and_objects_are_closed():
             assert prop.get("additionalProperties") is False, key
 
 
-def test_default_is_vit_b_32_with_only_the_global_level():
+def test_default_is_clip4clip_seqtransf_on_vit_b_32():
     cfg = ModelConfig()
     assert cfg.backbone.model_name == "ViT-B-32" and cfg.backbone.pretrained is None
-    assert cfg.levels.enabled() == ("video_sentence",)
-    assert cfg.loss.max_logit_scale == 100
+    assert cfg.method == "clip4clip" and cfg.options.temporal.type == "seqTransf"
+
+
+def test_method_enum_and_sections_come_from_the_registry():
+    properties = load_schema("model")["properties"]
+    assert properties["method"]["enum"] == list(method_names())
+    assert set(method_names()) <= set(properties)
 
 
 def test_arch_enum_lists_exactly_the_shipped_architectures():
@@ -45,26 +50,25 @@ def test_arch_enum_lists_exactly_the_shipped_architectures():
     assert sorted(a for a in enum if a is not None) == list(shipped_archs())
 
 
-def test_levels_in_the_schema_are_LEVELS():
-    assert tuple(load_schema("model")["properties"]["levels"]["properties"]) == LEVELS
-
-
-def test_overrides_are_typed_and_select_any_combination(tmp_path):
+def test_overrides_are_typed_and_reach_the_chosen_methods_options(tmp_path):
     path = tmp_path / "model.yaml"
-    path.write_text(json.dumps({"levels": {"video_sentence": {"weight": 0}}}))
-    cfg = load_model_config(path, overrides=["levels.frame_word.weight=0.5", "levels.patch_word.weight=2"])
-    assert cfg.levels.enabled() == ("frame_word", "patch_word")
-    assert cfg.levels.weight("frame_word") == 0.5 and isinstance(cfg.levels.patch_word.weight, float)
+    path.write_text("method: xpool\n")
+    cfg = load_model_config(path, overrides=["xpool.dropout=0.1", "xpool.heads=2"])
+    assert cfg.options.dropout == 0.1 and cfg.options.heads == 2 and isinstance(cfg.options.dropout, float)
+    meanp = load_model_config(overrides=["clip4clip.temporal.type=meanP"])
+    assert meanp.options.temporal.type == "meanP"
+    assert to_dict(cfg) == {"method": "xpool", "backbone": to_dict(cfg.backbone), "xpool": {"heads": 2,
+                                                                                            "dropout": 0.1}}
 
 
 @pytest.mark.parametrize(
     ("override", "where"),
     [
-        ("temporal.type=lstm", "temporal.type"),
-        ("levels.frame_sentence.aggregation=max", "levels.frame_sentence.aggregation"),
-        ("levels.patch_word.keep_patches=0", "levels.patch_word.keep_patches"),
+        ("clip4clip.temporal.type=lstm", "clip4clip.temporal.type"),
+        ("method=nope", "method"),
         ("backbone.arch=tiny", "backbone.arch"),
-        ("loss.momentum.momentum=1.0", "loss.momentum.momentum"),
+        ("xpool.dropout=2", "xpool.dropout"),
+        ("hmmc.pretrain.momentum=1.0", "hmmc.pretrain.momentum"),
     ],
 )
 def test_invalid_values_name_their_dotted_key(override, where):
@@ -73,5 +77,10 @@ def test_invalid_values_name_their_dotted_key(override, where):
 
 
 def test_unknown_key_is_refused():
-    with pytest.raises(ConfigError, match="levels.frame_word.topk"):
-        load_model_config(base={"levels": {"frame_word": {"topk": 3}}})
+    with pytest.raises(ConfigError, match="xpool.topk"):
+        load_model_config(base={"method": "xpool", "xpool": {"topk": 3}})
+
+
+def test_another_methods_options_are_refused():
+    with pytest.raises(ConfigError, match="model.drl: options of method drl, but model.method is xpool"):
+        load_model_config(base={"method": "xpool", "drl": {"cdcr": False}})

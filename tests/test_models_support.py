@@ -16,15 +16,6 @@ CAPTIONS = [
     "two dogs run across a snowy field",
     "a man plays the guitar on a stage while people dance",
 ]
-ALL_LEVELS = {name: {"weight": 1.0} for name in ("video_sentence", "frame_sentence", "frame_word", "patch_word")}
-# The non-default choice of every level option.
-VARIANT_OPTIONS = {
-    "video_sentence": {"pooling": "xpool"},
-    "frame_sentence": {"aggregation": "topk", "topk": 2},
-    "patch_word": {"mode": "merge", "keep_patches": 3},
-}
-
-
 def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Deep merge of config dicts (``b`` wins)."""
     out = dict(a)
@@ -34,13 +25,9 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def tiny_config(**sections: Any) -> ModelConfig:
-    """The tvrkit-tiny architecture with config ``sections`` merged in (validated by the schema)."""
+    """The tvrkit-tiny architecture with config ``sections`` merged in (validated by the schema); the
+    method is the default one (CLIP4Clip seqTransf) unless ``method=`` names another."""
     return load_model_config(base=merge({"backbone": {"arch": "tvrkit-tiny"}}, sections))
-
-
-def single_level(name: str) -> dict[str, Any]:
-    """Levels section enabling ``name`` only."""
-    return {**{other: {"weight": 0.0} for other in ALL_LEVELS}, name: {"weight": 1.0}}
 
 
 def tiny_model(seed: int = 0, **sections: Any):

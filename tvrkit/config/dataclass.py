@@ -44,7 +44,10 @@ def _convert(tp: Any, value: Any) -> Any:
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build dataclass ``cls`` from ``data``; missing keys take the dataclass defaults."""
+    """Build dataclass ``cls`` from ``data``; missing keys take the dataclass defaults. A class
+    with a ``from_config(data)`` classmethod builds itself (and ``to_config()`` writes it back)."""
+    if hasattr(cls, "from_config"):
+        return cls.from_config(data)  # type: ignore[attr-defined]
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(data) - names
@@ -56,6 +59,8 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 def to_dict(obj: Any) -> Any:
     """Inverse of :func:`from_dict`: dataclasses to dicts, tuples to lists (YAML/JSON-ready)."""
+    if hasattr(obj, "to_config") and not isinstance(obj, type):
+        return to_dict(obj.to_config())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):

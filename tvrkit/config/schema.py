@@ -8,6 +8,7 @@ config can embed the model schema that the model package owns.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,26 @@ def schema_dir() -> Path:
     return Path(__file__).resolve().parent / "schemas"
 
 
+#: a schema holding this key is completed by the function it names (``"module:function"``, called
+#: with the file's schema): e.g. the model schema gets one section per registered method
+GENERATED_BY = "x-tvrkit-generated-by"
+
+
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Load ``NAME.schema.json`` (cached)."""
+    """Load ``NAME.schema.json`` (cached), completed by its generator if it names one."""
     with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as fh:
-        return json.load(fh)
+        schema = json.load(fh)
+    if GENERATED_BY in schema:
+        module, func = schema[GENERATED_BY].split(":")
+        schema = getattr(importlib.import_module(module), func)(schema)
+    return schema
+
+
+def forget_schemas() -> None:
+    """Drop the cached schemas and validators (after what a generator reads has changed)."""
+    load_schema.cache_clear()
+    _validator.cache_clear()
 
 
 def resolve_ref(node: dict[str, Any]) -> dict[str, Any]:

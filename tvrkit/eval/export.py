@@ -112,8 +112,8 @@ def run_export(cfg: EvalConfig) -> dict[str, Any]:
             return {}
         metadata = {"checkpoint": cfg.checkpoint, "model_sha256": model_identity(cfg.model_source),
                     "split": cfg.eval_split, "arch": cfg.model.backbone.model_name,
-                    "temporal": cfg.model.temporal.type, "normalized": True,
-                    "score": "dot product = video_sentence level (mean pooling)",
+                    "method": cfg.model.method, "temporal": model.facts.temporal,
+                    "normalized": model.facts.unit_vectors, "score": f"dot product = {model.facts.coarse_level}",
                     "missing_video_ids": list(embedded.missing_video_ids)}
         result = export_embeddings(cfg.out, embedded, metadata)
         summary = {"stage": "export", "ok": result.n_videos + result.n_texts, "skipped": 0,

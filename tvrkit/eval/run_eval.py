@@ -213,7 +213,9 @@ def _order_pairs(cfg: EvalConfig, embedded: Any, scorer: Any) -> dict[str, Any] 
     if not pairs:
         return None
     queries = pair_queries(pairs, embedded.caption_video_ids, embedded.video_ids)
-    return score_order_pairs(queries, lambda q, c: union_scores(scorer, q, c), head=cfg.model.temporal.type)
+    from tvrkit.models import method_facts
+
+    return score_order_pairs(queries, lambda q, c: union_scores(scorer, q, c), head=method_facts(cfg.model).temporal)
 
 
 def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: Any,
@@ -246,7 +248,7 @@ def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: An
     protocol = doc.get("protocol", {})
     info: dict[str, Any] = {"checkpoint": cfg.checkpoint, "data root": cfg.data.root,
                             "method": cfg.model.method, "levels": ", ".join(model.levels),
-                            "temporal head": cfg.model.temporal.type,
+                            "temporal head": model.facts.temporal,
                             "embedding seconds": protocol.get("embed_seconds")}
     c2f = protocol.get("coarse_to_fine")
     if c2f:

@@ -1,8 +1,8 @@
-"""The retrieval models: CLIP backbone (open_clip), the published methods (``tvrkit.models.methods``),
-tvrkit's composable model (temporal module, multi-granularity heads, losses) and ``load_checkpoint``.
+"""The retrieval models: the published methods (``tvrkit.models.methods``, one package each, found
+by the registry) on a shared CLIP backbone (open_clip), ``build_model`` and ``load_checkpoint``.
 
-``ModelConfig`` and ``LEVELS`` import without torch (configs are loaded before any model exists);
-everything else is loaded on first use.
+``ModelConfig``, the registry and every method's options and facts import without torch (configs
+are loaded before any model exists); everything else is loaded on first use.
 """
 
 from __future__ import annotations
@@ -10,31 +10,30 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tvrkit.models.config import LEVELS, ModelConfig, load_model_config
+from tvrkit.models.config import ModelConfig, load_model_config
+from tvrkit.models.methods import MethodFacts, build_model, method_facts, method_names
 
 if TYPE_CHECKING:
     from tvrkit.models.checkpoints import load_checkpoint
     from tvrkit.models.features import TextFeatures, VideoFeatures
     from tvrkit.models.methods.base import Method
-    from tvrkit.models.model import RetrievalModel, build_model
 
 _LAZY = {
     "load_checkpoint": "tvrkit.models.checkpoints",
     "Method": "tvrkit.models.methods.base",
-    "build_model": "tvrkit.models.model",
-    "RetrievalModel": "tvrkit.models.model",
     "TextFeatures": "tvrkit.models.features",
     "VideoFeatures": "tvrkit.models.features",
 }
 
 __all__ = [
-    "LEVELS",
     "ModelConfig",
+    "MethodFacts",
     "load_model_config",
     "build_model",
     "load_checkpoint",
+    "method_facts",
+    "method_names",
     "Method",
-    "RetrievalModel",
     "TextFeatures",
     "VideoFeatures",
 ]

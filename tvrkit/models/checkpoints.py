@@ -28,7 +28,7 @@ from torch import Tensor
 from tvrkit.errors import ConfigError
 from tvrkit.models.backbone import _quiet_random_init_warning
 from tvrkit.models.config import ModelConfig, load_model_config
-from tvrkit.models.methods import METHODS, get_method
+from tvrkit.models.methods import get_method, method_names
 from tvrkit.models.methods.base import Method
 from tvrkit.models.methods.layouts import strip_module_prefix
 
@@ -96,7 +96,7 @@ def resolve_model_config(config: Any, stored: dict[str, Any] | None = None) -> M
 
 def similar_methods(state: dict[str, Tensor]) -> list[str]:
     """The registered methods whose official signature keys ``state`` has."""
-    return [name for name in METHODS if name != "custom" and get_method(name).looks_like(state)]
+    return [name for name in method_names() if get_method(name).looks_like(state)]
 
 
 def load_checkpoint(path: str | os.PathLike[str], config: Any = None, device: str | torch.device = "cpu") -> Method:
@@ -112,7 +112,7 @@ def load_checkpoint(path: str | os.PathLike[str], config: Any = None, device: st
         quick_gelu = contents.quick_gelu if contents.layout == TVRKIT else True
     cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, pretrained=None, quick_gelu=quick_gelu))
     if contents.layout == TVRKIT:
-        trained = (contents.model_config or {}).get("method", "custom")
+        trained = (contents.model_config or {}).get("method")
         if trained != cfg.method:
             raise ConfigError(f"checkpoint {path} was trained with model.method {trained}; the config says "
                               f"{cfg.method}")

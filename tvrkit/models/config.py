@@ -1,29 +1,23 @@
-"""The model config: frozen dataclasses mirroring ``schemas/model.schema.json`` (the schema
-holds the descriptions; the defaults here must match it, which a test checks).
+"""The model config: ``model.method`` (which registered method), ``model.backbone`` (the CLIP
+towers every method shares) and the chosen method's options, read from ``model.<method>``.
 
-Torch-free on purpose, so that train/eval configs can import it without loading torch.
+``model.schema.json`` holds the backbone's keys; the method names and each method's section are
+generated from the registry (:func:`tvrkit.models.methods.model_schema`). Torch-free on purpose,
+so that train/eval configs can import it without loading torch.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from tvrkit.config import load_config
-from tvrkit.models.methods.options import (
-    Clip4ClipOptions,
-    DrlOptions,
-    EercfOptions,
-    HmmcOptions,
-    UcofiaOptions,
-    VschaOptions,
-    XPoolOptions,
-)
+from tvrkit.config.dataclass import from_dict, to_dict
+from tvrkit.config.options import option
+from tvrkit.models.methods import DEFAULT_METHOD
 
 SCHEMA = "model"
-
-# Granularities, coarse to fine. The order is the order of score()/loss() outputs.
-LEVELS: tuple[str, ...] = ("video_sentence", "frame_sentence", "frame_word", "patch_word")
 
 
 @dataclass(frozen=True)
@@ -33,7 +27,6 @@ class BackboneConfig:
     pretrained: str | None = None
     quick_gelu: bool | None = None
     freeze_layers: int = 0
-    freeze: str = "tvrkit"  # which rule freeze_layers follows: tvrkit's, or CLIP4Clip's official loop
     grad_checkpointing: bool = False
 
     @property
@@ -43,86 +36,54 @@ class BackboneConfig:
 
 
 @dataclass(frozen=True)
-class TemporalConfig:
-    type: str = "meanP"
-    layers: int = 4
-    # CLIP4Clip allows 128 positions; 64 covers every published frame budget (12-64) at half the table.
-    max_positions: int = 64
-    init_from_text: bool = True
+class TemporalOptions:
+    """The temporal module over frame embeddings, as CLIP4Clip's --sim_header builds it (shared by
+    the methods built on its code)."""
 
+    type: str = option("seqTransf", "meanP: frames untouched (order-blind; --sim_header meanP). seqTransf: "
+                       "CLIP4Clip's transformerClip over frame embeddings with frame position embeddings (CLIP's "
+                       "77-row context-length table), added back to its input, started from CLIP's first text "
+                       "layers (--sim_header seqTransf).", choices=("meanP", "seqTransf"))
+    layers: int = option(4, "seqTransf depth (--cross_num_hidden_layers; 4 in every published recipe).", minimum=1)
 
-@dataclass(frozen=True)
-class VideoSentenceConfig:
-    weight: float = 1.0
-    pooling: str = "mean"
-
-
-@dataclass(frozen=True)
-class FrameSentenceConfig:
-    weight: float = 0.0
-    aggregation: str = "soft"
-    topk: int = 3
-    temperature: float = 0.01
-
-
-@dataclass(frozen=True)
-class FrameWordConfig:
-    weight: float = 0.0
-
-
-@dataclass(frozen=True)
-class PatchWordConfig:
-    weight: float = 0.0
-    keep_patches: int = 8
-    mode: str = "keep"
-
-
-@dataclass(frozen=True)
-class LevelsConfig:
-    video_sentence: VideoSentenceConfig = field(default_factory=VideoSentenceConfig)
-    frame_sentence: FrameSentenceConfig = field(default_factory=FrameSentenceConfig)
-    frame_word: FrameWordConfig = field(default_factory=FrameWordConfig)
-    patch_word: PatchWordConfig = field(default_factory=PatchWordConfig)
-
-    def enabled(self) -> tuple[str, ...]:
-        """Names of the levels with a positive weight, in :data:`LEVELS` order."""
-        return tuple(name for name in LEVELS if getattr(self, name).weight > 0)
-
-    def weight(self, name: str) -> float:
-        return float(getattr(self, name).weight)
-
-
-@dataclass(frozen=True)
-class MomentumConfig:
-    enabled: bool = False
-    queue_size: int = 1024
-    momentum: float = 0.99
-    weight: float = 1.0
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    temperature_init: float | None = None
-    max_logit_scale: float = 100.0
-    momentum: MomentumConfig = field(default_factory=MomentumConfig)
-    decorrelation_weight: float = 0.0
-    decorrelation_off_diagonal: float = 0.0
+    def describe(self) -> str:
+        """What reports print: ``meanP`` or ``seqTransf (N layers)``."""
+        return self.type if self.type == "meanP" else f"seqTransf ({self.layers} layers)"
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    method: str = "custom"
+    """``method`` names a registered method; ``options`` is that method's options object (its YAML
+    key is ``model.<method>``; ``None`` takes the method's defaults)."""
+
+    method: str = DEFAULT_METHOD
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    temporal: TemporalConfig = field(default_factory=TemporalConfig)
-    levels: LevelsConfig = field(default_factory=LevelsConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    clip4clip: Clip4ClipOptions = field(default_factory=Clip4ClipOptions)
-    xpool: XPoolOptions = field(default_factory=XPoolOptions)
-    drl: DrlOptions = field(default_factory=DrlOptions)
-    ucofia: UcofiaOptions = field(default_factory=UcofiaOptions)
-    eercf: EercfOptions = field(default_factory=EercfOptions)
-    vscha: VschaOptions = field(default_factory=VschaOptions)
-    hmmc: HmmcOptions = field(default_factory=HmmcOptions)
+    options: Any = None
+
+    def __post_init__(self) -> None:
+        if self.options is None:
+            from tvrkit.models.methods import method_spec
+
+            object.__setattr__(self, "options", method_spec(self.method).options())
+
+    @classmethod
+    def from_config(cls, doc: dict[str, Any]) -> ModelConfig:
+        """From a validated ``model:`` mapping. Another method's section is an error unless it only
+        holds that method's defaults (which schema defaults fill in)."""
+        from tvrkit.errors import ConfigError
+        from tvrkit.models.methods import method_names, method_spec
+
+        method = doc.get("method", cls.method)
+        for other in method_names():
+            if other != method and other in doc and from_dict(method_spec(other).options, doc[other]) != \
+                    method_spec(other).options():
+                raise ConfigError(f"model.{other}: options of method {other}, but model.method is {method}")
+        options = from_dict(method_spec(method).options, doc.get(method) or {})
+        return cls(method=method, backbone=from_dict(BackboneConfig, doc.get("backbone") or {}), options=options)
+
+    def to_config(self) -> dict[str, Any]:
+        """The ``model:`` mapping of this config (only the chosen method's section)."""
+        return {"method": self.method, "backbone": to_dict(self.backbone), self.method: to_dict(self.options)}
 
 
 def load_model_config(

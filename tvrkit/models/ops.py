@@ -1,4 +1,4 @@
-"""Masked tensor operations shared by the temporal modules, heads and losses.
+"""Masked tensor operations shared by the methods, the temporal modules and the losses.
 
 Every reduction over frames or tokens takes a boolean mask so that padding never
 changes a result: padded positions get zero weight or ``-inf`` before a max/softmax.
@@ -6,9 +6,14 @@ changes a result: padded positions get zero weight or ``-inf`` before a max/soft
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from tvrkit.models.backbone import ClipBackbone
 
 
 def l2norm(x: Tensor) -> Tensor:
@@ -66,3 +71,18 @@ def weighted_token_interaction(
     v2t = sim.masked_fill(~text_mask[:, None, :, None], float("-inf")).amax(dim=-2)
     v2t = torch.einsum("abm,bm->ab", v2t.masked_fill(~video_mask[None, :, :], 0.0), video_weights)
     return (t2v + v2t) / 2
+
+
+def scatter_frames(values: Tensor, frame_mask: Tensor) -> Tensor:
+    """``values [N, ...]`` of the N real frames -> ``[B, T, ...]`` with zeros at padded positions."""
+    out = values.new_zeros(*frame_mask.shape, *values.shape[1:])
+    return out.index_put((frame_mask,), values)
+
+
+def embed_frames(backbone: ClipBackbone, frames: Tensor, frame_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """CLIP frame embeddings ``[B, T, D]`` of the real frames (padding is never encoded and stays
+    zero, so it cannot leak into any feature) and the boolean mask, checked to give every video a frame."""
+    frame_mask = frame_mask.bool()
+    check_frame_mask(frame_mask)
+    embedded, _ = backbone.encode_frames(frames[frame_mask], with_patches=False)
+    return scatter_frames(embedded, frame_mask), frame_mask

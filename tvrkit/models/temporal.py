@@ -1,7 +1,7 @@
 """Temporal modules (CLIP4Clip): ``frames [B, T, D], frame_mask [B, T] -> frames [B, T, D]``.
 
-They run before any head, independent of the text, so their output is what eval caches.
-``meanP`` leaves frames as they are (every head then treats a video as a set of frames: frame
+They run before any score, independent of the text, so their output is what eval caches.
+``meanP`` leaves frames as they are (the method then treats a video as a set of frames: frame
 order is invisible). ``seqTransf`` lets frames attend to each other with frame position embeddings
 and adds the result back to its input; padded frames are excluded as attention keys, so they
 change nothing for the real frames. It is CLIP4Clip's ``transformerClip`` (also DRL's, EERCF's):
@@ -18,14 +18,11 @@ from open_clip.transformer import LayerNorm, QuickGELU, Transformer
 from torch import Tensor, nn
 
 from tvrkit.models.backbone import ClipBackbone
-from tvrkit.models.config import TemporalConfig
+from tvrkit.models.config import TemporalOptions
 
 
 class MeanP(nn.Module):
-    """No temporal modelling: the heads' masked means and maxima are the pooling."""
-
-    def __init__(self, cfg: TemporalConfig, backbone: ClipBackbone) -> None:
-        super().__init__()
+    """No temporal modelling: the method's masked means and maxima are the pooling."""
 
     def forward(self, frames: Tensor, frame_mask: Tensor) -> Tensor:
         return frames
@@ -36,28 +33,28 @@ LAYER_NORM_EPS = 1e-12
 
 
 class SeqTransf(nn.Module):
-    """A transformer over frame embeddings with learned frame positions, residual to its input.
-
-    ``positions`` overrides ``cfg.max_positions`` (the published methods keep CLIP's whole
-    context-length table, 77 rows, as their checkpoints store it); ``quick_gelu`` overrides the
-    backbone's activation (their ``transformerClip`` always uses QuickGELU)."""
+    """A transformer over frame embeddings with learned frame positions (``positions`` rows),
+    residual to its input. ``quick_gelu`` overrides the backbone's activation (CLIP4Clip's
+    ``transformerClip`` always uses QuickGELU); ``init_from_text`` starts it from the first
+    ``layers`` blocks and the position table of CLIP's text tower when their width matches."""
 
     def __init__(
         self,
-        cfg: TemporalConfig,
         backbone: ClipBackbone,
-        positions: int | None = None,
+        layers: int,
+        positions: int,
         quick_gelu: bool | None = None,
+        init_from_text: bool = True,
     ) -> None:
         super().__init__()
         width = backbone.embed_dim
-        from_text = cfg.init_from_text and backbone.text_width == width and cfg.layers <= backbone.text_layers
+        from_text = init_from_text and backbone.text_width == width and layers <= backbone.text_layers
         self.heads = backbone.text_heads if from_text else max(1, width // 64)
-        self.position = nn.Embedding(positions or cfg.max_positions, width)
+        self.position = nn.Embedding(positions, width)
         quick = backbone.quick_gelu if quick_gelu is None else quick_gelu
         self.transformer = Transformer(
             width,
-            cfg.layers,
+            layers,
             self.heads,
             act_layer=QuickGELU if quick else nn.GELU,
             norm_layer=partial(LayerNorm, eps=LAYER_NORM_EPS),
@@ -77,7 +74,7 @@ class SeqTransf(nn.Module):
     def forward(self, frames: Tensor, frame_mask: Tensor) -> Tensor:
         batch, length, _ = frames.shape
         if length > self.position.num_embeddings:
-            raise ValueError(f"{length} frames exceed temporal.max_positions={self.position.num_embeddings}")
+            raise ValueError(f"{length} frames exceed the {self.position.num_embeddings} frame positions")
         x = frames + self.position.weight[:length].to(frames.dtype)
         # Additive key mask, one [T, T] slice per (video, head) as nn.MultiheadAttention expects.
         key_bias = torch.zeros(batch, 1, length, dtype=frames.dtype, device=frames.device)
@@ -86,12 +83,9 @@ class SeqTransf(nn.Module):
         return self.transformer(x, attn_mask=attn_mask) + frames
 
 
-TEMPORAL: dict[str, type[nn.Module]] = {"meanP": MeanP, "seqTransf": SeqTransf}
-
-
-def build_temporal(cfg: TemporalConfig, backbone: ClipBackbone, **official: int | bool | None) -> nn.Module:
-    """The temporal module of ``cfg.type``; ``official`` passes SeqTransf's ``positions`` /
-    ``quick_gelu`` (meanP takes none)."""
-    if cfg.type == "meanP":
-        return MeanP(cfg, backbone)
-    return TEMPORAL[cfg.type](cfg, backbone, **official)
+def build_temporal(opts: TemporalOptions, backbone: ClipBackbone) -> nn.Module:
+    """The temporal module of ``opts.type`` as CLIP4Clip-derived code builds it: seqTransf with
+    CLIP's context-length position table (77 rows) and QuickGELU, started from the text tower."""
+    if opts.type == "meanP":
+        return MeanP()
+    return SeqTransf(backbone, opts.layers, positions=backbone.context_length, quick_gelu=True)

@@ -68,8 +68,10 @@ def model_source(spec: dict[str, Any]) -> ModelSource:
 
 def identity(source: ModelSource) -> dict[str, Any]:
     """The model identity and every frame/text setting that changes a stored feature."""
-    data = source.data
+    from tvrkit.models import method_facts
+
+    data, facts = source.data, method_facts(source.model)
     return {"model_sha256": model_identity(source), "arch": source.model.backbone.model_name,
-            "temporal": source.model.temporal.type, "levels": list(source.model.levels.enabled()),
+            "temporal": facts.temporal, "levels": list(facts.level_names),
             "max_frames": data.max_frames, "frame_rate": data.frame_rate, "slice_framepos": data.slice_framepos,
             "image_size": data.image_size, "max_words": data.max_words}

@@ -1,5 +1,26 @@
 """The interface every retrieval method implements, and the mechanisms they share.
 
+How to add a method (nothing outside its package, its recipe configs and ``docs/methods.md``
+changes):
+
+1. Create the package ``tvrkit/models/methods/<name>/``. Its ``__init__.py`` stays torch-free and
+   holds the module docstring (the math, citing the official file), the options dataclass (frozen;
+   every field declared with :func:`tvrkit.config.options.option`: default, description, choices,
+   bounds; the schema of ``model.<name>`` is generated from it) and the registration
+   ``METHOD = MethodSpec(name, description, options, facts, model=".model:Class")``; the registry
+   finds the package by itself (:mod:`tvrkit.models.methods`).
+2. ``model.py`` holds the :class:`Method` subclass (``name = "<name>"``), its modules and its
+   official-checkpoint mapping (:meth:`Method.looks_like` / :meth:`Method.map_official`). Read the
+   options as ``cfg.options``; shared blocks are ``backbone``, ``temporal``, ``ops``, ``losses``,
+   ``features`` and ``methods/layouts``.
+3. The :class:`~tvrkit.models.methods.MethodFacts` say what generic code needs: the score levels
+   and what each means, what the coarse (indexable) dot product is and whether its vectors are
+   unit length, the default re-rank K, the levels post-processed one by one, the block size, the
+   temporal module and a fixed frame budget. Eval's report, ``tvrkit export`` and a search index
+   read these, never the method's options.
+4. Add ``configs/<dataset>-<name>-vit-b32.yaml`` (the official command, flag for flag, quoted in
+   its header) and a section of ``docs/methods.md``.
+
 A method is an ``nn.Module`` with two cacheable encoders (``encode_text``, ``encode_video``: each
 modality alone, so eval and the index embed every caption and video once), a scorer over a block
 of texts x videos (``score_block``: the method's named partial scores and ``total``, the score its
@@ -22,6 +43,7 @@ from tvrkit import dist
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
 from tvrkit.models.features import TextFeatures, VideoFeatures
+from tvrkit.models.methods import MethodFacts, method_facts
 from tvrkit.models.ops import l2norm, video_vector
 
 if TYPE_CHECKING:
@@ -29,26 +51,19 @@ if TYPE_CHECKING:
 
 
 class Method(nn.Module, abc.ABC):
-    """Base class of ``model.method``. Subclasses set :attr:`name` and :attr:`score_names`, build
-    their modules in ``__init__`` (after ``super().__init__(cfg)``, which builds ``self.backbone``
-    unless ``build_backbone=False``) and implement the abstract methods."""
+    """Base class of ``model.method``. Subclasses set :attr:`name`, build their modules in
+    ``__init__`` (after ``super().__init__(cfg)``, which builds ``self.backbone`` unless
+    ``build_backbone=False``) and implement the abstract methods; their facts come from their
+    package's :class:`~tvrkit.models.methods.MethodSpec`."""
 
     name: ClassVar[str] = ""
-    #: the partial scores :meth:`score` returns besides ``total`` (eval reports metrics for each)
-    score_names: ClassVar[tuple[str, ...]] = ()
-    #: texts (and videos) per block in :meth:`score`; text-conditioned methods use smaller blocks
-    default_block_size: ClassVar[int] = 128
-    #: the eval's coarse stage (dot products of :meth:`global_embeddings`) is what ``total`` ranks
-    #: by, so no fine pass is needed (CLIP4Clip); otherwise eval re-ranks with :meth:`score`
-    total_is_global: ClassVar[bool] = False
-    #: top-K re-ranked by ``total`` when eval is coarse-to-fine and the config names no K
-    default_rerank_k: ClassVar[int | None] = None
-    #: what eval's coarse stage ranks by (the dot products of :meth:`global_embeddings`), for metrics.json
-    coarse_level: ClassVar[str] = "global (unit sentence . mean-pooled video vectors)"
 
     def __init__(self, cfg: ModelConfig, build_backbone: bool = True) -> None:
         super().__init__()
+        if cfg.method != self.name:
+            raise ConfigError(f"model.method is {cfg.method}, but this is the {self.name} model")
         self.cfg = cfg
+        self.facts: MethodFacts = method_facts(cfg)
         if build_backbone:
             from tvrkit.models.backbone import ClipBackbone
 
@@ -73,14 +88,28 @@ class Method(nn.Module, abc.ABC):
         return self.backbone_module.embed_dim
 
     @property
+    def score_names(self) -> tuple[str, ...]:
+        """The partial scores :meth:`score` returns besides ``total`` (eval reports metrics for each)."""
+        return self.facts.level_names
+
+    @property
     def levels(self) -> tuple[str, ...]:
         """The partial scores (eval reports metrics for each of them and for ``total``)."""
         return self.score_names
 
     @property
+    def default_rerank_k(self) -> int | None:
+        return self.facts.default_rerank_k
+
+    @property
+    def coarse_level(self) -> str:
+        """What eval's coarse stage ranks by (the dot products of :meth:`global_embeddings`)."""
+        return self.facts.coarse_level
+
+    @property
     def needs_fine_scoring(self) -> bool:
         """False when ranking by the global embeddings alone already ranks by ``total``."""
-        return not self.total_is_global
+        return not self.facts.total_is_global
 
     # ---- encoders and scores (subclasses) ---------------------------------------------------
     @abc.abstractmethod
@@ -123,7 +152,7 @@ class Method(nn.Module, abc.ABC):
         if unknown or not names:
             raise ValueError(f"score(s) {unknown or '[]'} cannot be scored; enabled: {', '.join(self.score_names)}")
         names = names + ("total",)
-        size = block_size or self.default_block_size
+        size = block_size or self.facts.block_size
         device = text.sentence.device
         out = {n: torch.empty(len(text), len(video), device=device) for n in names}
         for t0 in range(0, len(text), size):

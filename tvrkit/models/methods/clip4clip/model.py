@@ -4,7 +4,7 @@
     total = logit_scale * <l2norm(sentence), video>              frame + transformerClip(frame + position) (seqTransf)
 
 ``sentence`` is CLIP's end-token text embedding, ``frame`` CLIP's image embedding of each real
-frame. ``model.temporal.type`` is the official ``--sim_header`` and ``model.temporal.layers`` its
+frame. ``model.clip4clip.temporal.type`` is the official ``--sim_header`` and ``.layers`` its
 ``--cross_num_hidden_layers``. seqTransf is :class:`~tvrkit.models.temporal.SeqTransf` with the
 official sizes: a position table of CLIP's context length (77 rows) and QuickGELU; from CLIP
 weights it starts from CLIP's first text layers and whole position table, as the official
@@ -24,12 +24,11 @@ import torch
 from torch import Tensor
 
 from tvrkit.models.config import ModelConfig
-from tvrkit.models.encoder import embed_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.losses import symmetric_infonce
 from tvrkit.models.methods.base import Method
 from tvrkit.models.methods.layouts import openai_clip_to_backbone, rename
-from tvrkit.models.ops import l2norm
+from tvrkit.models.ops import embed_frames, l2norm
 from tvrkit.models.temporal import build_temporal
 
 MAX_LOG_SCALE = math.log(100.0)  # every CLIP4Clip-derived training loop clamps logit_scale here
@@ -38,14 +37,6 @@ TEMPORAL_KEYS = {
     "frame_position_embeddings.weight": "temporal.position.weight",
     "transformerClip.": "temporal.transformer.",
 }
-
-
-def official_temporal(cfg: ModelConfig, backbone: torch.nn.Module) -> torch.nn.Module:
-    """The temporal module as CLIP4Clip-derived code builds it: CLIP's context-length position
-    table (77 rows) and QuickGELU blocks."""
-    return build_temporal(cfg.temporal, backbone, **(
-        {} if cfg.temporal.type == "meanP" else {"positions": backbone.context_length, "quick_gelu": True}
-    ))
 
 
 def clip_logit_scale(backbone: torch.nn.Module) -> Tensor:
@@ -70,12 +61,10 @@ class Clip4Clip(Method):
     """CLIP4Clip meanP / seqTransf; see the module docstring for the score and the features."""
 
     name = "clip4clip"
-    score_names = ("video_sentence",)
-    total_is_global = True
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
-        self.temporal = official_temporal(cfg, self.backbone)
+        self.temporal = build_temporal(cfg.options.temporal, self.backbone)
         self.backbone.clip.logit_scale.requires_grad_(True)  # trained in the backbone's group, as officially
 
     def encode_text(self, tokens: Tensor) -> TextFeatures:

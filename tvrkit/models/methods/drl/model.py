@@ -6,14 +6,14 @@
     total = 1/2 [ sum_t w_t max_f <word_t, frame_f> + sum_f w_f max_t <word_t, frame_f> ]
 
 Words are CLIP's projected text tokens (start token, words and end token), frames the temporal
-module's outputs (``model.temporal``: seqTransf in the recipe, ``--agg_module``); the token weights
+module's outputs (``model.drl.temporal``: seqTransf in the recipe, ``--agg_module``); the token weights
 come from the unnormalised features through ``Linear-ReLU-Linear`` MLPs (initialised N(0, 0.02),
 zero bias, as the official ``init_weights``), the similarities from unit vectors. ``total`` is
 what the official evaluation ranks by (no logit scale). The loss is the symmetric cross-entropy
 of ``logit_scale * total`` over the batch (CLIP's logit scale, clamped at 100), plus, when
 ``cdcr`` is on, ``cdcr_lambda * (cdcr_alpha1 on-diagonal + cdcr_alpha2 off-diagonal)`` of the
 weighted cross-correlation of every real word with its best frame and every real frame with its
-best word (``--cdcr 3``, :func:`~tvrkit.models.losses.decorrelation_loss`).
+best word (``--cdcr 3``, :func:`decorrelation_loss`).
 
 ``model.drl.padding: official`` reproduces the official maxima, where similarities with padded
 tokens are 0 and take part (tvrkit's default excludes them). BackBone_tvr fills the weight
@@ -25,30 +25,91 @@ Features (cacheable): ``TextFeatures.sentence``, ``words``, ``word_mask``; ``Vid
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from tvrkit.models.config import ModelConfig
-from tvrkit.models.encoder import embed_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
-from tvrkit.models.heads import TokenInteraction
-from tvrkit.models.losses import decorrelation_loss
+from tvrkit.models.losses import channel_correlation, decorrelation_penalty
 from tvrkit.models.methods.base import Method
-from tvrkit.models.methods.clip4clip import clip_contrastive, map_clip_and_temporal, official_temporal
+from tvrkit.models.methods.clip4clip.model import clip_contrastive, map_clip_and_temporal
+from tvrkit.models.ops import embed_frames, l2norm, masked_softmax, weighted_token_interaction
+from tvrkit.models.temporal import build_temporal
 
 WEIGHT_KEYS = {"text_weight_fc.": "interaction.text_weight.", "video_weight_fc.": "interaction.video_weight."}
+
+
+def _weight_mlp(dim: int) -> nn.Module:
+    # DRL's wti_arch=2 weight branch: one hidden layer of the embedding width.
+    return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1))
+
+
+class TokenInteraction(nn.Module):
+    """Weighted token-wise interaction between text tokens and video tokens, ``[Nt, Nv]``: token
+    weights come from the raw (unnormalised) token features, similarities from unit tokens."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.text_weight = _weight_mlp(dim)
+        self.video_weight = _weight_mlp(dim)
+
+    def weights(self, tokens: Tensor, mask: Tensor, text: bool) -> Tensor:
+        mlp = self.text_weight if text else self.video_weight
+        return masked_softmax(mlp(tokens).squeeze(-1), mask)
+
+    def forward(
+        self, words: Tensor, word_mask: Tensor, tokens: Tensor, token_mask: Tensor, zero_padding: bool = False
+    ) -> Tensor:
+        return weighted_token_interaction(
+            l2norm(words), word_mask, self.weights(words, word_mask, text=True),
+            l2norm(tokens), token_mask, self.weights(tokens, token_mask, text=False),
+            zero_padding=zero_padding,
+        )
+
+
+def decorrelation_loss(
+    text: TextFeatures,
+    video: VideoFeatures,
+    interaction: TokenInteraction,
+    off_diagonal: float,
+    on_diagonal: float = 1.0,
+    zero_padding: bool = False,
+) -> Tensor:
+    """DRL's channel-decorrelation regulariser (``--cdcr 3``) on the matching pairs (row i with row i):
+    every valid word is paired with its most similar frame and every valid frame with its most
+    similar word, weighted by the interaction's token weights, and the two correlation matrices are
+    averaged. Zero for a single pair (no statistics). ``zero_padding``: DRL's own argmax over
+    similarities zeroed at padded tokens, where a padded token wins when every real one is negative
+    (as in :func:`~tvrkit.models.ops.weighted_token_interaction`)."""
+    batch = len(text)
+    if batch < 2:
+        return text.sentence.new_zeros(())
+    words, frames = l2norm(text.words), l2norm(video.frames)
+    word_mask, frame_mask = text.word_mask, video.frame_mask
+    sim = torch.einsum("bld,btd->blt", words, frames)
+    if zero_padding:
+        sim = sim * (word_mask[:, :, None] & frame_mask[:, None, :]).to(sim.dtype)
+        best_frame, best_word = sim.argmax(-1), sim.argmax(-2)
+    else:
+        best_frame = sim.masked_fill(~frame_mask[:, None, :], float("-inf")).argmax(-1)  # [B, L]
+        best_word = sim.masked_fill(~word_mask[:, :, None], float("-inf")).argmax(-2)  # [B, T]
+    rows = torch.arange(batch, device=sim.device)[:, None]
+    word_weights = interaction.weights(text.words, word_mask, text=True)
+    frame_weights = interaction.weights(video.frames, frame_mask, text=False)
+    t2v = channel_correlation(words[word_mask], frames[rows, best_frame][word_mask], word_weights[word_mask], batch)
+    v2t = channel_correlation(frames[frame_mask], words[rows, best_word][frame_mask], frame_weights[frame_mask], batch)
+    return decorrelation_penalty((t2v + v2t) / 2, off_diagonal, on_diagonal)
 
 
 class DRL(Method):
     """DRL's WTI (and BackBone_tvr's); see the module docstring for the score and the features."""
 
     name = "drl"
-    score_names = ("frame_word",)
-    default_block_size = 64  # the similarity block is [texts, videos, words, frames]
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
-        self.opts = cfg.drl
-        self.temporal = official_temporal(cfg, self.backbone)
+        self.opts = cfg.options
+        self.temporal = build_temporal(self.opts.temporal, self.backbone)
         self.interaction = TokenInteraction(self.embed_dim)
         for module in self.interaction.modules():
             if isinstance(module, nn.Linear):

@@ -33,12 +33,12 @@ from torch import Tensor, nn
 
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
-from tvrkit.models.encoder import scatter_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.losses import channel_correlation, decorrelation_penalty, symmetric_infonce
 from tvrkit.models.methods.base import Method
-from tvrkit.models.methods.clip4clip import clip_logit_scale, map_clip_and_temporal, official_temporal
-from tvrkit.models.ops import check_frame_mask, l2norm, masked_softmax, video_vector
+from tvrkit.models.methods.clip4clip.model import clip_logit_scale, map_clip_and_temporal
+from tvrkit.models.ops import check_frame_mask, l2norm, masked_softmax, scatter_frames, video_vector
+from tvrkit.models.temporal import build_temporal
 
 # Temperatures the official model hard-codes (modules/modeling_fineclip_patches_cdcl.py).
 WEAK_FRAME_TEMPERATURE = 0.01
@@ -52,16 +52,13 @@ class EERCF(Method):
     """EERCF's model; see the module docstring for the scores and the features it stores."""
 
     name = "eercf"
-    score_names = ("coarse", "video", "weak_frame", "strong_frame", "weak_patch")
-    default_rerank_k = 50  # main_eercf.py --rerantopk 50
-    coarse_level = "coarse (unit sentence . W . mean-pooled video vector; W = EERCF's learned global_mat_weight)"
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
-        if cfg.temporal.type != "seqTransf":
-            raise ConfigError("model.temporal.type: eercf needs seqTransf (the official --sim_header seqTransf)")
-        self.opts = cfg.eercf
-        self.temporal = official_temporal(cfg, self.backbone)  # CLIP4Clip's transformerClip, 77 positions
+        self.opts = cfg.options
+        if self.opts.temporal.type != "seqTransf":
+            raise ConfigError("model.eercf.temporal.type: eercf needs seqTransf (the official --sim_header seqTransf)")
+        self.temporal = build_temporal(self.opts.temporal, self.backbone)  # CLIP4Clip's transformerClip, 77 positions
         self.global_weight = nn.Parameter(torch.eye(self.embed_dim))
         self.frame_weight = nn.Parameter(torch.eye(self.opts.max_frames))
         # The official scores use CLIP's own (trained) logit scale, in the backbone's lr group.

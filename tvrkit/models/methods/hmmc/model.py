@@ -21,7 +21,7 @@ Pre-training (``pretrain.enabled``; BirdPreTrainedModel, 286-308 and 369): momen
 encoders (EMA updated before the keys are computed), queues of past video, text and frame keys,
 and MoCo's loss at a fixed temperature: ``video_weight * VTM + frame_weight * FTM`` with
 ``VTM = c(v, t_k, Q_t) + c(t, v_k, Q_v)`` and ``FTM = mean_f c(t, f_k, Q_f) + c(f, t_k, Q_t)``
-(:func:`~tvrkit.models.momentum.queue_contrast`). HMMC's frame-adjacency (FAM, with its
+(:func:`~tvrkit.models.methods.hmmc.momentum.queue_contrast`). HMMC's frame-adjacency (FAM, with its
 projector and predictor MLPs) and masked-language (MLM) terms are not implemented (docs/methods.md).
 
 Padding: the official model has no frame mask (its loader always reads ``max_frames`` frames);
@@ -43,13 +43,12 @@ from torch import Tensor, nn
 
 from tvrkit.errors import ConfigError
 from tvrkit.models.backbone import ClipBackbone
-from tvrkit.models.config import ModelConfig, MomentumConfig, TemporalConfig
-from tvrkit.models.encoder import scatter_frames
+from tvrkit.models.config import ModelConfig
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.methods.base import Method
+from tvrkit.models.methods.hmmc.momentum import MomentumContrast, queue_contrast
 from tvrkit.models.methods.layouts import BACKBONE_PREFIX, rename, split_prefix
-from tvrkit.models.momentum import MomentumContrast, queue_contrast
-from tvrkit.models.ops import check_frame_mask, l2norm, video_vector
+from tvrkit.models.ops import check_frame_mask, l2norm, scatter_frames, video_vector
 from tvrkit.models.temporal import SeqTransf
 
 TEXT_TOWER = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection")
@@ -66,20 +65,19 @@ class HmmcEncoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        opts = cfg.hmmc
+        opts = cfg.options
         self.backbone = ClipBackbone(cfg.backbone)
         self.unmasked = opts.padding == "unmasked"
         # HMMC's temporal transformer (module_cross): random init (PyTorch's defaults), 64-wide heads,
         # TF-style LayerNorm, always QuickGELU.
-        temporal = TemporalConfig(type="seqTransf", layers=opts.temporal_layers, max_positions=opts.max_positions,
+        self.temporal = SeqTransf(self.backbone, opts.temporal_layers, opts.max_positions, quick_gelu=True,
                                   init_from_text=False)
-        self.temporal = SeqTransf(temporal, self.backbone, quick_gelu=True)
 
-    def encode_text(self, tokens: Tensor, words: bool = False) -> TextFeatures:
+    def encode_text(self, tokens: Tensor) -> TextFeatures:
         sentence, _, _ = self.backbone.encode_text(tokens)
         return TextFeatures(sentence=sentence)
 
-    def encode_video(self, frames: Tensor, frame_mask: Tensor, patches: bool = False) -> VideoFeatures:
+    def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
         frame_mask = frame_mask.bool()
         check_frame_mask(frame_mask)
         if self.unmasked:
@@ -99,27 +97,22 @@ class HMMC(Method):
     """``model.method: hmmc`` (see the module docstring for the math and what is stored)."""
 
     name = "hmmc"
-    score_names = ("video_sentence", "frame_sentence")
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg, build_backbone=False)
-        self.opts = opts = cfg.hmmc
+        self.opts = opts = cfg.options
         self.encoder = HmmcEncoder(cfg)
         if opts.top_frames > opts.max_positions:
             raise ConfigError(f"model.hmmc.top_frames: {opts.top_frames} > max_positions {opts.max_positions}")
         self.momentum: MomentumContrast | None = None
         if opts.pretrain.enabled:
             pre = opts.pretrain
-            moco = MomentumConfig(enabled=True, queue_size=pre.queue_size, momentum=pre.momentum)
-            self.momentum = MomentumContrast(self.encoder, self.embed_dim, moco, frames=pre.frames)
+            self.momentum = MomentumContrast(self.encoder, self.embed_dim, pre.queue_size, pre.momentum,
+                                             frames=pre.frames)
 
     @property
     def backbone_module(self) -> ClipBackbone:
         return self.encoder.backbone
-
-    @property
-    def levels(self) -> tuple[str, ...]:
-        return self.score_names if self.opts.frame_features else ("video_sentence",)
 
     # ---- encoders ---------------------------------------------------------------------------
     def encode_text(self, tokens: Tensor) -> TextFeatures:
@@ -232,7 +225,7 @@ class HMMC(Method):
         are always dropped (not implemented)."""
         mapped = _map_encoder(state, "", "encoder.")
         key_encoder = _map_encoder(state, "_k", "momentum.key_encoder.")
-        if cfg.hmmc.pretrain.enabled:
+        if cfg.options.pretrain.enabled:
             mapped.update(key_encoder)
             mapped.update({target: state[source].T for source, target in PRETRAIN_QUEUES.items() if source in state})
             if "queue_ptr" in state:

@@ -21,7 +21,6 @@ positions like real ones (only the video level and the temporal module use the f
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -33,13 +32,14 @@ from tvrkit.models.config import ModelConfig
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.losses import symmetric_infonce
 from tvrkit.models.methods.base import Method
+from tvrkit.models.methods.clip4clip.model import clip_logit_scale
 from tvrkit.models.methods.layouts import openai_clip_to_backbone, rename
-from tvrkit.models.methods.ucofia_ops import PatchShift, TokenSelector
+from tvrkit.models.methods.ucofia import LEVELS
+from tvrkit.models.methods.ucofia.ops import PatchShift, TokenSelector
 from tvrkit.models.ops import check_frame_mask, l2norm, video_vector
 from tvrkit.models.temporal import build_temporal
 
 TEMPERATURE = 1e-2  # of both softmaxes of every learned aggregation (hard-coded upstream)
-LEVELS = ("video_sentence", "frame_sentence", "patch_word")
 # matrices the official model builds but never uses (dropped from official checkpoints)
 UNUSED_OFFICIAL = ("word_logit_weight", "frame_mat_weight", "frame_mat_weight2", "word_mat_weight_for_pixel")
 # (name, size) of the learned matrices; sizes: D embedding, T frames, L words, M = T * (topk + 1)
@@ -66,31 +66,28 @@ class UCoFiA(Method):
     projected, not normalised: the patch-word level)."""
 
     name = "ucofia"
-    score_names = LEVELS
-    default_block_size = 64
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
-        opts = cfg.ucofia
+        opts = cfg.options
         self.opts = opts
         dim = self.backbone.embed_dim
         if opts.max_words > self.backbone.context_length:
             raise ConfigError(f"model.ucofia.max_words: {opts.max_words} exceeds the text tower's "
                               f"{self.backbone.context_length} positions")
-        self.temporal = build_temporal(cfg.temporal, self.backbone)
+        self.temporal = build_temporal(opts.temporal, self.backbone)  # CLIP4Clip's transformerClip, 77 positions
         sizes = {"D": dim, "T": opts.max_frames, "L": opts.max_words, "M": opts.max_frames * (opts.topk + 1)}
         for name, size in MATRICES:
             self.register_parameter(name, nn.Parameter(torch.eye(sizes[size])))
         self.visual_token_selector = TokenSelector(dim, opts.topk, opts.num_samples, opts.sigma, opts.eval_noise_seed)
         # UCoFiA trains CLIP's own logit scale (with the backbone's lr, as the official "clip." group)
         self.backbone.clip.logit_scale.requires_grad_(True)
-        self._max_log_scale = math.log(cfg.loss.max_logit_scale)
         self.patch_shift = PatchShift(opts.shift_div)
         self.patch_shift.install(self.backbone.clip.visual.transformer.resblocks, opts.shift_layers)
 
     def scale(self) -> Tensor:
-        """``exp(logit_scale)``, at most ``loss.max_logit_scale`` (the official code clamps it at 100)."""
-        return self.backbone.clip.logit_scale.clamp(max=self._max_log_scale).exp()
+        """``exp(logit_scale)``, at most 100 (the official code clamps it there)."""
+        return clip_logit_scale(self.backbone)
 
     # ---- encoders -----------------------------------------------------------------------------
     def encode_text(self, tokens: Tensor) -> TextFeatures:
@@ -180,9 +177,6 @@ class UCoFiA(Method):
         mapped, rest = openai_clip_to_backbone(state)
         mapped = {k.replace(".attn.net.", ".attn."): v for k, v in mapped.items()}
         rest = {k: v for k, v in rest.items() if k not in UNUSED_OFFICIAL}
-        if "frame_position_embeddings.weight" in rest:
-            rest["frame_position_embeddings.weight"] = rest["frame_position_embeddings.weight"][
-                : cfg.temporal.max_positions]
         rest = rename(rest, {"frame_position_embeddings.weight": "temporal.position.weight",
                              "transformerClip.": "temporal.transformer."})
         return {**mapped, **rest}

@@ -39,12 +39,11 @@ from torch import Tensor, nn
 
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
-from tvrkit.models.encoder import scatter_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.losses import symmetric_infonce
 from tvrkit.models.methods.base import Method
 from tvrkit.models.methods.layouts import hf_clip_to_openai, openai_clip_to_backbone, rename, split_prefix
-from tvrkit.models.ops import check_frame_mask, l2norm, masked_softmax
+from tvrkit.models.ops import check_frame_mask, l2norm, masked_softmax, scatter_frames
 
 POOL_TEMPERATURE = 5.0  # hard-coded in the official absolute and adaptive pools
 # Official keys no forward pass reads (VSC_module.linear_proj and learnable_scalar, the adaptive
@@ -98,12 +97,10 @@ class VSCHA(Method):
     """``model.method: vscha`` (see the module docstring for the math and what is stored)."""
 
     name = "vscha"
-    score_names = ("video_sentence", "frame_sentence", "entity_word")
-    default_block_size = 64
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
-        opts = cfg.vscha
+        opts = cfg.options
         dim = self.embed_dim
         if dim % opts.center:
             raise ConfigError(f"model.vscha.center: {opts.center} does not divide the embedding width {dim}")

@@ -32,13 +32,12 @@ from torch import Tensor, nn
 
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig
-from tvrkit.models.encoder import embed_frames
 from tvrkit.models.features import TextFeatures, VideoFeatures
 from tvrkit.models.methods.base import Method
-from tvrkit.models.methods.clip4clip import clip_contrastive
+from tvrkit.models.methods.clip4clip.model import clip_contrastive
 from tvrkit.models.methods.layouts import hf_clip_to_openai, openai_clip_to_backbone, rename, split_prefix
-from tvrkit.models.methods.options import XPoolOptions
-from tvrkit.models.ops import l2norm, masked_softmax
+from tvrkit.models.methods.xpool import XPoolOptions
+from tvrkit.models.ops import embed_frames, l2norm, masked_softmax
 
 #: the official pooling's keys (``pool_frames.*``) -> tvrkit's
 POOL_KEYS = {
@@ -85,12 +84,10 @@ class XPool(Method):
     """X-Pool; see the module docstring for the score and the features."""
 
     name = "xpool"
-    score_names = ("video_sentence",)
-    default_block_size = 64  # the pooled block is [videos, texts, D]
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
-        self.pool = TextConditionedPool(self.embed_dim, cfg.xpool)
+        self.pool = TextConditionedPool(self.embed_dim, cfg.options)
         self.backbone.clip.logit_scale.requires_grad_(True)  # trained with CLIP's lr, as officially
 
     def encode_text(self, tokens: Tensor) -> TextFeatures:

@@ -1,12 +1,10 @@
-"""HMMC's momentum contrast: an exponential-moving-average copy of the encoders produces global
-keys, and a queue of keys from earlier steps supplies negatives beyond the batch.
+"""HMMC's momentum contrast (its pre-training, BirdPreTrainedModel): an exponential-moving-average
+copy of the encoders produces keys, and queues of keys from earlier steps supply negatives.
 
-Two orders: ``model.method: custom`` calls :meth:`MomentumContrast.step` after its loss (keys of
-step ``i`` come from the average including step ``i-1``'s weights); HMMC (``model.method: hmmc``
-with pre-training on) calls :meth:`MomentumContrast.update` before computing keys, as MoCo and
-HMMC's ``_momentum_update`` do, then :meth:`MomentumContrast.enqueue` after its loss, and scores
-with :func:`queue_contrast` (positive key plus queue negatives at a fixed temperature).
-Queues are filled with keys gathered from every rank, so they stay identical on all ranks.
+HMMC calls :meth:`MomentumContrast.update` before computing keys, as MoCo and HMMC's
+``_momentum_update`` do, then :meth:`MomentumContrast.enqueue` after its loss, and scores with
+:func:`queue_contrast` (positive key plus queue negatives at a fixed temperature). Queues are
+filled with keys gathered from every rank, so they stay identical on all ranks.
 """
 
 from __future__ import annotations
@@ -17,54 +15,36 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tvrkit.models.config import MomentumConfig
 from tvrkit.models.features import VideoFeatures
-from tvrkit.models.losses import queue_infonce
-from tvrkit.models.ops import l2norm, video_vector
+from tvrkit.models.ops import l2norm
 
 
 class MomentumContrast(nn.Module):
-    def __init__(self, encoder: nn.Module, dim: int, cfg: MomentumConfig, frames: int = 0) -> None:
-        """``encoder`` has ``encode_text(tokens, words=False)`` and ``encode_video(frames, mask,
-        patches=False)``; ``frames > 0`` adds a queue of ``queue_size * frames`` frame keys (HMMC)."""
+    """The key encoder (a frozen copy of ``encoder`` moved towards it) and the text, video and
+    (``frames > 0``) frame key queues."""
+
+    def __init__(self, encoder: nn.Module, dim: int, queue_size: int, momentum: float, frames: int = 0) -> None:
+        """``encoder`` has ``encode_text(tokens)`` and ``encode_video(frames, mask)``; ``frames > 0``
+        adds a queue of ``queue_size * frames`` frame keys."""
         super().__init__()
-        self.momentum = cfg.momentum
+        self.momentum = momentum
         self.key_encoder = copy.deepcopy(encoder)
         self.key_encoder.requires_grad_(False)
         # MoCo starts from random unit keys: early negatives are uninformative but harmless.
-        self.register_buffer("text_queue", l2norm(torch.randn(cfg.queue_size, dim)))
-        self.register_buffer("video_queue", l2norm(torch.randn(cfg.queue_size, dim)))
+        self.register_buffer("text_queue", l2norm(torch.randn(queue_size, dim)))
+        self.register_buffer("video_queue", l2norm(torch.randn(queue_size, dim)))
         self.frames = frames
         if frames:
-            self.register_buffer("frame_queue", l2norm(torch.randn(cfg.queue_size * frames, dim)))
+            self.register_buffer("frame_queue", l2norm(torch.randn(queue_size * frames, dim)))
         self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
     def text_keys(self, tokens: Tensor) -> Tensor:
-        return l2norm(self.key_encoder.encode_text(tokens, words=False).sentence)
+        return l2norm(self.key_encoder.encode_text(tokens).sentence)
 
     @torch.no_grad()
     def video_features(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
-        return self.key_encoder.encode_video(frames, frame_mask, patches=False)
-
-    @torch.no_grad()
-    def video_keys(self, frames: Tensor, frame_mask: Tensor) -> Tensor:
-        video = self.video_features(frames, frame_mask)
-        return video_vector(video.frames, video.frame_mask)
-
-    def loss(self, text_query: Tensor, video_query: Tensor, text_keys: Tensor, video_keys: Tensor,
-             logit_scale: Tensor) -> Tensor:
-        """Symmetric: texts against video keys + video queue, videos against text keys + text queue.
-        Queries and keys are unit vectors of the gathered batch."""
-        t2v = queue_infonce(text_query, video_keys, self.video_queue.clone(), logit_scale)
-        v2t = queue_infonce(video_query, text_keys, self.text_queue.clone(), logit_scale)
-        return (t2v + v2t) / 2
-
-    @torch.no_grad()
-    def step(self, encoder: nn.Module, text_keys: Tensor, video_keys: Tensor) -> None:
-        """Enqueue this step's gathered keys (oldest out first), then move the key encoder towards ``encoder``."""
-        self.enqueue(text_keys, video_keys)
-        self.update(encoder)
+        return self.key_encoder.encode_video(frames, frame_mask)
 
     @torch.no_grad()
     def enqueue(self, text_keys: Tensor, video_keys: Tensor, frame_keys: Tensor | None = None) -> None:

@@ -1,0 +1,89 @@
+"""Options dataclasses that carry their own schema: defaults, descriptions and constraints in one place.
+
+A frozen dataclass whose fields are declared with :func:`option` holds everything a config user
+sees: the default (the dataclass default), the description and the allowed values (field
+metadata). :func:`dataclass_schema` turns such a dataclass into the JSON Schema fragment that
+validates its YAML section, so no hand-written schema has to be kept equal to the code. Nested
+option groups are dataclass fields (built with ``factory=``). Torch-free: configs are validated
+before any model exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tvrkit.config.dataclass import to_dict
+
+_SCALARS: dict[Any, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    description: str = "",
+    *,
+    factory: Callable[[], Any] | None = None,
+    choices: Sequence[Any] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: float | None = None,
+    exclusive_maximum: float | None = None,
+) -> Any:
+    """A dataclass field with its default and, in its metadata, the description and the allowed
+    values (``choices``; bounds apply to the items of a tuple field). ``factory`` builds a nested
+    option group (or any mutable default)."""
+    if not description:
+        raise ValueError("an option needs a description: it is what users read in the schema and the docs")
+    bounds = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_minimum,
+              "exclusiveMaximum": exclusive_maximum}
+    meta: dict[str, Any] = {"description": description, **{k: v for k, v in bounds.items() if v is not None}}
+    if choices is not None:
+        meta["enum"] = list(choices)
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _type_schema(tp: Any, bounds: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of a type hint: scalars, ``X | None``, ``tuple[X, ...]`` and nested dataclasses."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"unsupported option type {tp}: only X | None unions")
+        inner = _type_schema(args[0], bounds)
+        if "enum" in inner:
+            inner["enum"] = [*inner["enum"], None]
+        return {**inner, "type": [inner["type"], "null"]}
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return {"type": "array", "items": _type_schema(args[0], bounds) if args else {}}
+    if dataclasses.is_dataclass(tp):
+        return dataclass_schema(tp)
+    if tp in _SCALARS:
+        return {"type": _SCALARS[tp], **bounds}
+    raise TypeError(f"unsupported option type {tp!r}")
+
+
+def dataclass_schema(cls: type, description: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of options dataclass ``cls``: one property per field with its type, default,
+    description and constraints; unknown keys are rejected (``additionalProperties: false``)."""
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        meta = dict(f.metadata)
+        text = meta.pop("description", None)
+        if text is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: declare it with tvrkit.config.options.option(...)")
+        enum = meta.pop("enum", None)
+        node = _type_schema(hints[f.name], meta)
+        if enum is not None:
+            node["enum"] = enum
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        properties[f.name] = {**node, "default": to_dict(default), "description": text}
+    doc = (description or cls.__doc__ or "").strip()
+    return {"type": "object", "additionalProperties": False, "default": {}, "description": " ".join(doc.split()),
+            "properties": properties}
