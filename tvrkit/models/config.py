@@ -27,6 +27,7 @@ class BackboneConfig:
     pretrained: str | None = None
     quick_gelu: bool | None = None
     freeze_layers: int = 0
+    freeze: str = "tvrkit"  # which rule freeze_layers follows: tvrkit's, or CLIP4Clip's official loop
     grad_checkpointing: bool = False
 
     @property
