@@ -24,3 +24,8 @@ class StageError(TvrkitError):
 
 class DataError(StageError):
     """Input data (annotations, catalog, shards) is malformed or missing."""
+
+
+class SourceUnavailable(DataError):
+    """A data source (a URL root's server) stayed unreachable through every retry: a training
+    run saves a checkpoint it can resume from and stops, naming the URL."""

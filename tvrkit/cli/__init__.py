@@ -21,6 +21,7 @@ from tvrkit.fsutil import is_output_error
 COMMANDS: dict[str, str] = {
     "shard": "tvrkit.cli.shard:shard",
     "verify": "tvrkit.cli.verify:verify",
+    "upload": "tvrkit.cli.upload:upload",
     "bench": "tvrkit.cli.bench:bench",
     "prepare": "tvrkit.cli.prepare:prepare",
     "train": "tvrkit.cli.train:train",
@@ -39,6 +40,7 @@ SUMMARIES: dict[str, str] = {
     "config": "The shipped configs: `config list` names them, `config show NAME` prints one to edit.",
     "shard": "Compressed videos -> JPEG frames in LMDB or WebDataset shards + manifest, per split.",
     "verify": "Re-hash shards against their manifest, check counts, decode every frame; exit 1 naming bad ones.",
+    "upload": "Copy a root's catalog and WebDataset shards to s3:// (or any fsspec URL), sha256-checked, resumable.",
     "bench": "Throughput benchmarks against floors measured in the same run (loader, train, search, gpu).",
     "prepare": "Annotations -> catalog; raw videos -> compressed mp4 (3 fps, short side 224).",
     "train": "Train a retrieval model from a YAML config (one process or DDP under torchrun; --resume).",

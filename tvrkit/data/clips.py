@@ -64,6 +64,7 @@ class ClipDataset:
         self.augment = VideoAugment(augment, policy.image_size, self.transform.crop) if augment else None
         # frames stored center-cropped have one size and nothing around them to crop from
         reader.check_frames(policy.image_size, random_crop=augment is not None and augment.crop_scale is not None)
+        reader.prepare()  # here, in the main process: forked loader workers inherit it
         self.corrupt = 0  # per process: each worker counts what it skipped
 
     def __len__(self) -> int:

@@ -43,3 +43,5 @@ class DataConfig:
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     on_corrupt: str = "skip"
     seed: int = 0
+    shuffle_buffer: int = 1000  # a URL root's training samples pass a seeded buffer of this many
+    retry_seconds: float = 60.0  # how long a URL root's reads retry before the run stops

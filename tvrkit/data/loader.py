@@ -22,6 +22,8 @@ from tvrkit.data.holdout import heldout_video_ids, split_source
 from tvrkit.data.readers import open_reader
 from tvrkit.data.batch_samplers import TrainBatchSampler, eval_block, rank_batch_size
 from tvrkit.errors import DataError
+from tvrkit.shards.formats.base import FrameReader
+from tvrkit.shards.remote import source_url
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +89,17 @@ def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch
     step: every rank gets ``len(loader)`` full micro-batches of ``batch_size / (ranks x
     grad_accum)`` (:func:`rank_batch_size`); a rank's share is padded by repeating its own
     samples (see samplers).
-    ``loader.batch_sampler.total_batches`` is the epoch's length from batch 0.
+    The mirror of a URL root (:func:`tvrkit.data.streaming.resolve_root`) streams its shards
+    instead (:mod:`tvrkit.data.streaming`), with the same samples and batch sizes.
+    :func:`epoch_batches` is the epoch's length from batch 0.
     """
-    reader = open_reader(cfg.format, cfg.root, cfg.train_split)
+    streamed = source_url(cfg.root) is not None
+    if streamed:
+        from tvrkit.data.streaming import StreamSource
+
+        reader: FrameReader = StreamSource(cfg.root, cfg.train_split)
+    else:
+        reader = open_reader(cfg.format, cfg.root, cfg.train_split)
     items = train_items(cfg, set(reader.video_ids()))
     if not items:
         raise DataError(f"split {cfg.train_split!r} has no readable training samples under {cfg.root}")
@@ -97,6 +107,14 @@ def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch
     dataset = ClipDataset(reader, items, _policy(cfg, cfg.train_sampling, image_size, cfg.augment), cfg.seed, epoch,
                           cfg.max_words, cfg.on_corrupt, substitute=True)
     per_rank = rank_batch_size(cfg.batch_size, world, grad_accum)
+    if streamed:
+        from tvrkit.data.streaming import StreamDataset, plan_epoch
+        from tvrkit.shards.remote import Retry
+
+        plan = plan_epoch(cfg, reader, items, epoch, rank, world, per_rank)
+        stream = StreamDataset(plan, dataset, rank, epoch, start_batch, cfg.shuffle_buffer,
+                               Retry(give_up_after=cfg.retry_seconds))
+        return _data_loader(stream, cfg.workers and stream.workers, device, batch_size=per_rank)
     sampler = TrainBatchSampler(len(items), per_rank, rank, world, cfg.seed, epoch, start_batch)
     return _data_loader(dataset, cfg.workers, device, batch_sampler=sampler)
 
@@ -116,6 +134,15 @@ def build_video_loader(cfg: DataConfig, split: str, image_size: int, device: Any
     # a range is a valid sampler: DataLoader workers split its batches, each index loads once
     return _data_loader(dataset, cfg.workers, device, batch_size=cfg.eval_batch_size,
                         sampler=eval_block(len(ids), rank, world))
+
+
+def epoch_batches(loader: Any) -> int:
+    """Micro-batches in an epoch of a loader from :func:`build_train_loader`, from batch 0."""
+    from tvrkit.data.streaming import StreamDataset
+
+    if isinstance(loader.dataset, StreamDataset):
+        return loader.dataset.total_batches
+    return loader.batch_sampler.total_batches
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Configs of ``tvrkit shard`` (schema ``schemas/shard.schema.json``) and ``tvrkit verify``."""
+"""Configs of ``tvrkit shard`` (schema ``schemas/shard.schema.json``), ``tvrkit verify`` and ``tvrkit upload``."""
 
 from __future__ import annotations
 
@@ -32,3 +32,13 @@ class VerifyConfig:
     formats: tuple[str, ...] = ()
     splits: tuple[str, ...] = ()
     quick: bool = False  # hashes and counts only, no JPEG decoding
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadConfig:
+    """Where a finished root's WebDataset shards and catalog go (every split when none named)."""
+
+    root: str
+    url: str
+    splits: tuple[str, ...] = ()
+    retry_seconds: float = 60.0  # how long each transfer retries before the upload stops

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from tvrkit import dist
-from tvrkit.errors import ConfigError, StageError
+from tvrkit.errors import ConfigError, SourceUnavailable, StageError
 from tvrkit.train.checkpoint import CheckpointDir, capture_rng, restore_rng
 from tvrkit.train.config import LoopConfig
 from tvrkit.train.jsonlog import JsonlLog
@@ -231,7 +231,18 @@ class Trainer:
         return epoch_end if every is None else self.state.step % every == 0
 
     def fit(self) -> dict[str, Any]:
-        """Train to ``total_steps`` or until a stop signal; return a summary of the run."""
+        """Train to ``total_steps`` or until a stop signal; return a summary of the run. When the
+        data source stays away (a URL root's server), save a checkpoint to resume from and re-raise."""
+        try:
+            return self._fit()
+        except SourceUnavailable:
+            # the state is that of the last finished step; saving is collective, so a multi-rank
+            # run resumes from its last periodic checkpoint (torchrun ends the other ranks)
+            if dist.get_world_size() == 1:
+                self._save(best=self.p.validate_fn is None)
+            raise
+
+    def _fit(self) -> dict[str, Any]:
         from tqdm import tqdm
 
         st, cfg = self.state, self.cfg

@@ -22,6 +22,7 @@ from torch import nn
 from tvrkit import dist
 from tvrkit.config import save_resolved, to_dict
 from tvrkit.data.holdout import heldout_video_ids
+from tvrkit.data.streaming import resolve_root
 from tvrkit.errors import ConfigError
 from tvrkit.locks import output_lock
 from tvrkit.runlog import write_summary
@@ -82,7 +83,7 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
     from functools import partial
 
     from tvrkit.data.device import DeviceBatches
-    from tvrkit.data.loader import build_train_loader
+    from tvrkit.data.loader import build_train_loader, epoch_batches
     from tvrkit.models import build_model
     from tvrkit.train.validate import validate
 
@@ -109,7 +110,7 @@ def _build_parts(cfg: TrainConfig, info: Any, out: Path, resolved: dict[str, Any
         return skips.wrap(DeviceBatches(loader, device))
 
     split, accum = cfg.selection_split(), cfg.train.grad_accum
-    batches_per_epoch = build_train_loader(cfg.data, image_size, 0, 0, grad_accum=accum).batch_sampler.total_batches
+    batches_per_epoch = epoch_batches(build_train_loader(cfg.data, image_size, 0, 0, grad_accum=accum))
     _, total_steps = plan_steps(batches_per_epoch, cfg.train)
     parts = Parts(
         model=model, step_module=step_module, optimizer=optimizer,
@@ -130,6 +131,7 @@ def run_train(cfg: TrainConfig, out_dir: str | os.PathLike[str] | None = None, r
     out = Path(out_dir if out_dir is not None else cfg.out)
     cfg = dataclasses.replace(cfg, out=str(out))
     resolved = to_dict(cfg)
+    cfg = dataclasses.replace(cfg, data=resolve_root(cfg.data))  # a URL root: its local mirror
     checkpoints = CheckpointDir(out, cfg.train.keep_last)
     if checkpoints.exists() and not resume:
         raise ConfigError(f"{out} already holds a run's checkpoints: pass --resume to continue it, "

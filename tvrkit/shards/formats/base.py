@@ -88,6 +88,11 @@ class FrameReader(abc.ABC):
     def video_ids(self) -> list[str]:
         """The split's readable videos, in stored order (failed ones are absent)."""
 
+    def prepare(self) -> None:
+        """Build what every read needs (an index, a local copy), once, in the process that makes
+        the loader, so forked workers inherit it; :meth:`video_ids` never needs it."""
+        return None
+
     def read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
         """``(indices, uint8 [n, 3, H, W])`` of the frames ``pick`` chooses; raises
         :class:`CorruptSample` when the stored data cannot be decoded."""

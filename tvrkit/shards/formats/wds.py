@@ -103,9 +103,19 @@ class WdsReader(FrameReader):
         super().__init__(root, split)
         self.dir, manifest = split_manifest(self.root, "wds", split)
         self.manifest_file, self.stored_crop = self.dir / "manifest.json", manifest["params"]["crop_size"]
-        stat = (self.dir / "manifest.json").stat()
+        self._shards = manifest["shards"]
+        self._ids = [v for shard in self._shards for v in shard["video_ids"]]
+        self._index: _TarIndex | None = None
+
+    def prepare(self) -> None:
+        """Index the tars' headers; the mirror of a URL root first fetches its missing shards."""
+        if self._index is not None:
+            return
+        from tvrkit.shards.remote import fetch_split
+
+        fetch_split(self.root, self.dir, self._shards)
+        stat = self.manifest_file.stat()
         self._index = _tar_index(str(self.dir), (stat.st_mtime_ns, stat.st_size))
-        self._ids = [v for shard in manifest["shards"] for v in shard["video_ids"]]
 
     def video_ids(self) -> list[str]:
         return list(self._ids)
@@ -119,7 +129,9 @@ class WdsReader(FrameReader):
         return self._h_fds[number]
 
     def _read(self, video_id: str, pick: Pick) -> tuple[list[int], Any]:
+        self.prepare()
         idx = self._index
+        assert idx is not None
         r = idx.row.get(video_id)
         if r is None:
             raise CorruptSample(f"{self.split}/{video_id}: not in the tar shards of {self.dir}")
