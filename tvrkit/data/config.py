@@ -42,6 +42,7 @@ class DataConfig:
     image_size: int | None = None
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     on_corrupt: str = "skip"
+    verify_frames: bool = False  # strict JPEG decoding: frames reported corrupt are unreadable samples
     seed: int = 0
     shuffle_buffer: int = 1000  # a URL root's training samples pass a seeded buffer of this many
     retry_seconds: float = 60.0  # how long a URL root's reads retry before the run stops

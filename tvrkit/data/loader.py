@@ -100,6 +100,7 @@ def build_train_loader(cfg: DataConfig, image_size: int, epoch: int, start_batch
         reader: FrameReader = StreamSource(cfg.root, cfg.train_split)
     else:
         reader = open_reader(cfg.format, cfg.root, cfg.train_split)
+    reader.verify_frames = cfg.verify_frames
     items = train_items(cfg, set(reader.video_ids()))
     if not items:
         raise DataError(f"split {cfg.train_split!r} has no readable training samples under {cfg.root}")
@@ -126,6 +127,7 @@ def build_video_loader(cfg: DataConfig, split: str, image_size: int, device: Any
 
     stored, keep = split_source(cfg, split)
     reader = open_reader(cfg.format, cfg.root, stored)
+    reader.verify_frames = cfg.verify_frames
     ids = [v for v in reader.video_ids() if _keeps(keep, v)]
     _warn_missing(split, [v for v in read_catalog(cfg.root).split_video_ids(stored) if _keeps(keep, v)], set(ids))
     rank, world = rank_and_world()

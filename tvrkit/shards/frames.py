@@ -25,10 +25,17 @@ def decode_jpeg(data: bytes) -> Any:
         return tv_decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
 
 
-def decode_frames(jpegs: Sequence[bytes]) -> Any:
-    """``uint8 [n, 3, H, W]`` of a video's JPEG frames."""
+def decode_frames(jpegs: Sequence[bytes], strict: bool = False) -> Any:
+    """``uint8 [n, 3, H, W]`` of a video's JPEG frames. ``strict`` (``data.verify_frames``): a frame
+    the decoder reports as corrupt raises ``ValueError`` instead of decoding to damaged pixels,
+    which libjpeg-turbo otherwise does with only a note on stderr (e.g. one flipped byte)."""
     import torch
 
+    if strict:  # simplejpeg: the same libjpeg-turbo (identical pixels), with its warnings as errors
+        import simplejpeg
+
+        return torch.stack([torch.from_numpy(simplejpeg.decode_jpeg(b, colorspace="RGB", strict=True)).permute(2, 0, 1)
+                            for b in jpegs])
     return torch.stack([decode_jpeg(b) for b in jpegs])
 
 

@@ -62,6 +62,7 @@ class FrameReader(abc.ABC):
 
     manifest_file: Path | None = None  # the shards' manifest.json (None for raw video)
     stored_crop: int | None = None  # side of the square the frames were stored as (shard --crop center)
+    verify_frames: bool = False  # data.verify_frames: frames the JPEG decoder reports as corrupt are unreadable
 
     def __init__(self, root: str | os.PathLike[str], split: str) -> None:
         self.root = Path(root)

@@ -126,7 +126,7 @@ class LmdbReader(FrameReader):
             jpegs = [txn.get(frame_key(video_id, i)) for i in indices]
         if any(j is None for j in jpegs):
             raise CorruptSample(f"{self.split}/{video_id}: frames missing in {self.dir}")
-        return indices, decode_frames(jpegs)
+        return indices, decode_frames(jpegs, self.verify_frames)
 
 
 class LmdbFormat(ShardFormat):

@@ -142,7 +142,7 @@ class WdsReader(FrameReader):
         for i in indices:
             offset, size = idx.frames[idx.first[r] + i]
             jpegs.append(os.pread(fd, int(size), int(offset)))
-        return indices, decode_frames(jpegs)
+        return indices, decode_frames(jpegs, self.verify_frames)
 
 
 class WdsFormat(ShardFormat):
