@@ -41,11 +41,18 @@ def test_series_of_each_panel():
     assert panels["val"] == {"val t2v R@1": [(2, 25.0)]}
     two_levels = _train(3, 2.0, losses={"global": 1.5, "frame": 0.5})
     assert set(curve_series([two_levels])["loss"]) == {"total", "global", "frame"}
+    # a model's parts: the total again and its temperature are not loss lines; groups sharing a rate share a line
+    clip4clip = _train(4, 2.0, losses={"loss": 2.0, "logit_scale/video_sentence": 14.3, "video_sentence": 2.0},
+                       lr={"new/decay": 1e-4, "new/no_decay": 1e-4, "backbone/decay": 1e-7})
+    panels = curve_series([clip4clip])
+    assert panels["loss"] == {"total": [(4, 2.0)]}
+    assert panels["lr"] == {"new/decay, new/no_decay": [(4, 1e-4)], "backbone/decay": [(4, 1e-7)]}
 
 
 def test_tensorboard_tags():
-    tags = train_scalars(_train(5, 2.0, grad_norm_head=0.25))
-    assert tags["train/loss"] == 2.0 and tags["lr/backbone"] == 1e-7
+    tags = train_scalars(_train(5, 2.0, grad_norm_head=0.25, losses={"loss/cdcl": 0.5, "logit_scale": 50.0}))
+    assert tags["loss/total"] == 2.0 and tags["loss/cdcl"] == 0.5 and tags["logit_scale"] == 50.0
+    assert tags["lr/backbone"] == 1e-7 and tags["throughput/samples_per_s"] == 10.0
     assert tags["grad_norm/total"] == 1.0 and tags["grad_norm/head"] == 0.25 and "grad_norm/backbone" not in tags
     assert train_scalars(_eval(5, 40.0)) == {"val/R@1": 40.0, "val/R@5": 80.0}
     assert train_scalars({"type": "checkpoint", "step": 5}) == {}
@@ -89,7 +96,7 @@ def test_tensorboard_events_and_resume_purge(tmp_path):
     resumed.close()
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
-    assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [(1, 3.0), (2, 1.5)]
+    assert [(e.step, e.value) for e in events.Scalars("loss/total")] == [(1, 3.0), (2, 1.5)]
     assert [e.step for e in events.Scalars("val/R@1")] == []  # purged with step 3
     assert {"lr/head", "lr/backbone", "grad_norm/total"} <= set(events.Tags()["scalars"])
 

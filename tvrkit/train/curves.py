@@ -39,21 +39,34 @@ def _finite(value: Any) -> bool:
 
 
 def train_scalars(record: Mapping[str, Any]) -> dict[str, float]:
-    """The finite scalars of one log record, by TensorBoard tag (``train/loss``, ``lr/head``,
-    ``grad_norm/backbone``, ``val/R@1``, ...); records other than train and eval give none."""
-    out: dict[str, float] = {}
+    """The finite scalars of one log record, by TensorBoard tag (``loss/total``, ``loss/LEVEL``,
+    ``logit_scale/LEVEL``, ``lr/GROUP``, ``grad_norm/total|backbone|head``, ``val/R@1``, ...); the first
+    part of a tag is its panel. Records other than train and eval give none."""
+    out: dict[str, Any] = {}
     if record.get("type") == "train":
-        out["train/loss"] = record.get("loss")
-        out.update({f"train/loss_{name}": v for name, v in (record.get("losses") or {}).items()})
+        out["loss/total"] = record.get("loss")
+        for name, value in (record.get("losses") or {}).items():
+            if name != "loss":  # the total again
+                # a model's parts also carry its temperature (logit_scale...): not a loss
+                out[name if name.startswith("logit_scale") else "loss/" + name.removeprefix("loss/")] = value
         out.update({f"lr/{group}": v for group, v in (record.get("lr") or {}).items()})
-        out.update({"grad_norm/" + (k[len("grad_norm_"):] if k != "grad_norm" else "total"): record.get(k)
+        out.update({"grad_norm/" + (k.removeprefix("grad_norm_") if k != "grad_norm" else "total"): record.get(k)
                     for k in GRAD_NORM_KEYS})
-        out["train/samples_per_s"] = record.get("samples_per_s")
-        out["train/data_wait"] = record.get("data_wait")
+        out["throughput/samples_per_s"] = record.get("samples_per_s")
+        out["throughput/data_wait"] = record.get("data_wait")
     elif record.get("type") == "eval":
         out.update({f"val/{name}": v for name, v in (record.get("metrics") or {}).items()
                     if name.startswith(("R@", "MdR", "MnR"))})
     return {tag: float(v) for tag, v in out.items() if _finite(v)}
+
+
+def _merge_identical(series: Series) -> Series:
+    """One line for series with the same points (parameter groups sharing a rate, a single level's
+    loss equal to the total), labelled by all their names, or by ``total`` when it is one of them."""
+    merged: dict[tuple[tuple[int, float], ...], list[str]] = {}
+    for label, points in series.items():
+        merged.setdefault(tuple(points), []).append(label)
+    return {("total" if "total" in labels else ", ".join(labels)): list(points) for points, labels in merged.items()}
 
 
 def curve_series(records: Iterable[Mapping[str, Any]]) -> dict[str, Series]:
@@ -65,16 +78,12 @@ def curve_series(records: Iterable[Mapping[str, Any]]) -> dict[str, Series]:
         if not isinstance(step, int):
             continue
         for tag, value in train_scalars(record).items():
-            group, label = tag.split("/", 1)
-            if group == "train" and label.startswith("loss"):
-                panels["loss"]["total" if label == "loss" else label[len("loss_"):]].append((step, value))
-            elif group in ("lr", "grad_norm"):
-                panels[group][label].append((step, value))
+            panel, _, label = tag.partition("/")
+            if panel in ("loss", "lr", "grad_norm"):
+                panels[panel][label].append((step, value))
             elif tag == "val/R@1":
                 panels["val"][f"{record.get('split') or 'validation'} t2v R@1"].append((step, value))
-    if len(panels["loss"]) == 2:  # one level: its loss is the total
-        panels["loss"] = {"total": panels["loss"]["total"]}
-    return {name: dict(series) for name, series in panels.items()}
+    return {name: _merge_identical(series) for name, series in panels.items()}
 
 
 _TITLES = {"loss": ("training loss", "loss"), "lr": ("learning rate", "lr"),
