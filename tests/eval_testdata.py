@@ -15,11 +15,10 @@ DATA = {"format": "raw", "train_split": "train", "test_split": "test", "max_fram
 
 
 def model_section(temporal: str = "meanP", fine: bool = True) -> dict[str, Any]:
-    """tvrkit-tiny with the global level, plus frame-sentence and frame-word levels when ``fine``."""
-    levels: dict[str, Any] = {"video_sentence": {"weight": 1.0}}
-    if fine:
-        levels |= {"frame_sentence": {"weight": 0.5}, "frame_word": {"weight": 0.5}}
-    return {"backbone": {"arch": "tvrkit-tiny"}, "temporal": {"type": temporal, "layers": 1}, "levels": levels}
+    """A published method on tvrkit-tiny: DRL (a fine token-level score that eval re-ranks the
+    global ranking with) when ``fine``, else CLIP4Clip (its global vectors rank by its score)."""
+    method = "drl" if fine else "clip4clip"
+    return {"method": method, "backbone": {"arch": "tvrkit-tiny"}, method: {"temporal": {"type": temporal, "layers": 1}}}
 
 
 def make_checkpoint(path: Path, root: Path, temporal: str = "meanP", fine: bool = True, seed: int = 0) -> Path:
@@ -27,8 +26,7 @@ def make_checkpoint(path: Path, root: Path, temporal: str = "meanP", fine: bool 
     import torch
 
     from tvrkit.config import to_dict
-    from tvrkit.models.config import load_model_config
-    from tvrkit.models.model import build_model
+    from tvrkit.models import build_model, load_model_config
 
     cfg = load_model_config(base=model_section(temporal, fine))
     torch.manual_seed(seed)

@@ -47,7 +47,7 @@ def test_eval_writes_every_output(setup):
     assert (doc["n_texts"], doc["n_videos"], doc["missing_videos"], doc["split"]) == (8, 4, 0, "test")
     assert doc["post"] == "none" and doc["transductive"] is False
     c2f = doc["protocol"]["coarse_to_fine"]
-    assert c2f["fine_levels"] == ["video_sentence", "frame_sentence", "frame_word"]
+    assert c2f["fine_levels"] == ["frame_word"]
     assert c2f["k"] == {"t2v": 4, "v2t": 4}  # no rerank_topk: the fine levels score the whole gallery
     assert set(c2f["global_ranking"]) == {"t2v", "v2t"} and c2f["seconds"]["t2v"]["fine"] >= 0
     rows = _ranks(out)
@@ -128,15 +128,15 @@ def test_order_pairs_compare_an_order_blind_and_an_order_aware_run(setup, tmp_pa
     first = _eval(ckpt, tmp_path / "meanP", order_pairs=str(pairs), report={"enabled": False})
     result = first["order_pairs"]
     assert (result["n_pairs"], result["n_captions"], result["head"]) == (1, 4, "meanP")
-    assert set(result["accuracy"]) == {"video_sentence", "frame_sentence", "frame_word", "total"}
+    assert set(result["accuracy"]) == {"frame_word", "total"}
     assert all(0 <= a <= 1 for a in result["accuracy"].values())
     other = make_checkpoint(tmp_path / "seq.pt", root, temporal="seqTransf", fine=False)
     second = _eval(other, tmp_path / "seqTransf", order_pairs=str(pairs), compare=[str(tmp_path / "meanP")],
                    report={"samples": 1})
-    assert second["order_pairs"]["head"] == "seqTransf" and "coarse_to_fine" in second["protocol"]
+    assert second["order_pairs"]["head"] == "seqTransf (1 layers)" and "coarse_to_fine" in second["protocol"]
     assert second["protocol"]["coarse_to_fine"]["fine_levels"] == []  # global level only: nothing to re-rank
     page = (tmp_path / "seqTransf" / "report.html").read_text()
-    assert "Order-only pairs" in page and ">meanP<" in page and ">seqTransf<" in page
+    assert "Order-only pairs" in page and ">meanP<" in page and ">seqTransf (1 layers)<" in page
 
 
 @pytest.mark.slow
@@ -206,7 +206,7 @@ def test_config_defaults_match_the_schema_and_checkpoint_sections_sit_underneath
     root = tmp_path / "root"  # only named in the checkpoint's config: nothing is read here
     ckpt = make_checkpoint(tmp_path / "ckpt.pt", root)
     yaml_path = tmp_path / "eval.yaml"
-    yaml_path.write_text("data:\n  workers: 1\nmodel:\n  temporal:\n    layers: 1\nrerank_topk: 7\n")
+    yaml_path.write_text("data:\n  workers: 1\nmodel:\n  drl:\n    temporal:\n      layers: 1\nrerank_topk: 7\n")
     cfg = load_eval_config(yaml_path, ["data.eval_batch_size=3"], {"checkpoint": str(ckpt)})
     assert (cfg.data.root, cfg.data.format, cfg.data.workers, cfg.data.eval_batch_size) == (str(root), "raw", 1, 3)
     assert cfg.model.backbone.arch == "tvrkit-tiny" and cfg.rerank_topk == 7 and cfg.eval_split == "test"

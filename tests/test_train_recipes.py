@@ -180,8 +180,8 @@ def test_fp16_reference_trains_then_init_fine_tunes(root, tmp_path, one_thread):
     load_init_weights(model, tmp_path / "fp16" / "checkpoints" / LAST, fine.model)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, ckpt["model"][key].to(value.dtype), rtol=0, atol=0)
-    other = load_train_config(base=tiny_config(root, model={"temporal": {"type": "seqTransf"}}))
-    with pytest.raises(ConfigError, match=r"does not fit model\.method custom as configured \(missing: "):
+    other = load_train_config(base=tiny_config(root, model={"clip4clip": {"temporal": {"type": "meanP"}}}))
+    with pytest.raises(ConfigError, match=r"does not fit model\.method clip4clip as configured \(unexpected: "):
         load_init_weights(build_model(other.model), tmp_path / "fp16" / "checkpoints" / LAST, other.model)
     import yaml
 

@@ -59,8 +59,8 @@ def test_config_errors_name_the_key(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"optim\.warmup: 2\.5"):
         load_train_config(base=tiny_config(tmp_path, optim={"warmup": 2.5}))
     cfg = load_train_config(base=tiny_config(tmp_path), overrides=["train.epochs=null", "train.steps=7",
-                                                                     "model.temporal.type=seqTransf"])
-    assert cfg.train.steps == 7 and cfg.model.temporal.type == "seqTransf" and cfg.optim.betas == (0.9, 0.98)
+                                                                     "model.clip4clip.temporal.type=meanP"])
+    assert cfg.train.steps == 7 and cfg.model.options.temporal.type == "meanP" and cfg.optim.betas == (0.9, 0.98)
     assert cfg.selection_split() == "val"
     # selecting on the test split is possible, but only when asked for by name
     assert load_train_config(base=tiny_config(tmp_path), overrides=["train.select_on=test"]).selection_split() == "test"

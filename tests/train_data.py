@@ -29,7 +29,7 @@ def tiny_config(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "data": {"root": str(root), "format": "wds", "val_split": "val", "max_frames": 4, "frame_rate": 2.0,
                  "batch_size": 8, "eval_batch_size": 3, "workers": 0},
-        "model": {"backbone": {"arch": "tvrkit-tiny"}},
+        "model": {"method": "clip4clip", "backbone": {"arch": "tvrkit-tiny"}},
         # from scratch, higher learning rates first collapse every embedding onto one point
         "optim": {"lr": 3e-4, "coef_lr": 1.0, "warmup": 2},
         "train": {"epochs": 2, "progress": False, "log_every": 1},
