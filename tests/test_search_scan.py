@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tvrkit.search.index import _own_outputs
 from tvrkit.search.library import scan_folder
 
@@ -50,3 +52,31 @@ def test_an_index_written_into_the_folder_itself_skips_its_own_outputs(tmp_path)
         _touch(tmp_path / own)
     found = scan_folder(tmp_path, _own_outputs(tmp_path, str(tmp_path)))
     assert [f.relpath for f in found] == ["clip.mp4", "sub/other.mov"]
+
+
+@pytest.mark.slow
+def test_index_a_hostile_folder_twice(tmp_path):
+    """A non-UTF-8 name, a symlink loop and the index inside --videos: the rest is indexed, the
+    name recorded, and a second run finds nothing new (its own clips are not indexed again)."""
+    import shutil
+
+    from eval_testdata import make_checkpoint, make_eval_root
+    from search_testdata import index_config
+
+    from tvrkit.runlog import read_failures
+    from tvrkit.search.index import run_index
+
+    root = make_eval_root(tmp_path / "root")
+    videos = tmp_path / "videos"
+    shutil.copytree(root / "compressed", videos)
+    first = sorted(videos.iterdir())[0]
+    shutil.copy(first, os.path.join(os.fsencode(videos), b"caf\xe9.mp4"))
+    os.symlink(videos, videos / "loop")
+    out = videos / "my-index"
+    ckpt = make_checkpoint(tmp_path / "ckpt.pt", root)
+    summary = run_index(index_config(videos, out, ckpt))
+    clips = len(list((root / "compressed").iterdir()))
+    assert summary["videos"] == clips and summary["failed"] == 1
+    assert [r["item"] for r in read_failures(out, "index")] == ["caf\\xe9.mp4"]
+    again = run_index(index_config(videos, out, ckpt))
+    assert again["videos"] == clips and again["skipped"] == clips and again["embedded"] == 0
