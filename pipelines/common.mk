@@ -5,7 +5,7 @@
 # Variables (override on the command line):
 #   ROOT    dataset root (catalog, compressed videos, shards)     default data/$(DATASET)
 #   VIDEOS  folder with the raw videos (real datasets)            required for prepare
-#   CONFIG  train config                                          default tvrkit/configs/$(DATASET)-vit-b32.yaml
+#   CONFIG  train config                     default tvrkit/configs/$(DATASET)-clip4clip-meanp-vit-b32.yaml
 #   NPROC   torchrun processes per node (DDP; gloo on CPU)         default 1
 #   OUT     run directory (checkpoints, logs, eval)                default runs/$(DATASET)
 #   FORMAT  shard format: wds or lmdb                              default wds
@@ -17,7 +17,7 @@ TVRKIT   ?= $(PY) -m tvrkit
 TORCHRUN ?= $(PY) -m torch.distributed.run --standalone
 ROOT     ?= data/$(DATASET)
 VIDEOS   ?=
-CONFIG   ?= tvrkit/configs/$(DATASET)-vit-b32.yaml
+CONFIG   ?= tvrkit/configs/$(DATASET)-clip4clip-meanp-vit-b32.yaml
 NPROC    ?= 1
 OUT      ?= runs/$(DATASET)
 FORMAT   ?= wds

@@ -23,7 +23,7 @@ def test_every_section_runs_on_cpu_at_toy_sizes(tmp_path):
     root = synthetic_root(tmp_path / "data")
     assert len(shard_jpegs(str(root), limit=5)) == 5
     out = tmp_path / "results-gpu.md"
-    cfg = GpuBenchConfig.quick(out=str(out), data=str(root), allow_cpu=True, configs="configs/msrvtt-vit-b32.yaml",
+    cfg = GpuBenchConfig.quick(out=str(out), data=str(root), allow_cpu=True, configs="configs/msrvtt-clip4clip-meanp-vit-b32.yaml",
                                batch_size=4, frames=2)
     rows = run_gpu_bench(cfg)
     text = out.read_text()

@@ -1,5 +1,6 @@
-"""Every shipped config validates against the train schema, and every dataset pipeline
-names a config that exists (a broken recipe must fail here, not after hours of prepare)."""
+"""Every shipped config validates against the train schema and opens with a one-line description,
+every dataset pipeline names a config that exists (a broken recipe must fail here, not after
+hours of prepare), and every dataset's default is a published method's recipe."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def test_pipeline_default_config_exists(path):
     text = path.read_text()
     dataset = re.search(r"^DATASET := (\S+)", text, re.M).group(1)
     explicit = re.search(r"^CONFIG\s+\?= (\S+)", text, re.M)
-    config = explicit.group(1) if explicit else f"tvrkit/configs/{dataset}-vit-b32.yaml"
+    config = explicit.group(1) if explicit else f"tvrkit/configs/{dataset}-clip4clip-meanp-vit-b32.yaml"
     assert (REPO / config).is_file(), f"{path.name}: default CONFIG {config} is missing"
-    assert load_train_config(REPO / config).data.root.endswith(dataset)
+    cfg = load_train_config(REPO / config)
+    assert cfg.data.root.endswith(dataset)
+    assert cfg.model.method == "clip4clip" and (dataset == "synthetic" or "clip4clip" in Path(config).name)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_names_the_method_it_runs_and_describes_itself(path):
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# ") and len(first) <= 120, first
+    method = load_train_config(path).model.method
+    assert path.stem == "demo" or f"-{method}-" in path.name, f"{path.name} runs {method}"
