@@ -135,7 +135,7 @@ class CheckpointDir:
             try:
                 ckpt = load_training_state(path)
             except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for damage
-                damaged.append(f"{path.name}: {exc}".splitlines()[0])
+                damaged.append(f"{path.name}: {str(exc).splitlines()[0].split('. ')[0]}")
                 continue
             if damaged:
                 log.warning("checkpoint(s) damaged (%s); resuming from %s, the newest intact one",
