@@ -4,6 +4,7 @@ recording every following video as failed."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -41,3 +42,16 @@ def test_read_only_outputs_are_named_before_any_work(tmp_path, read_only_dir):
         done = _tvrkit(*args)
         assert done.returncode == 1 and "Traceback" not in done.stderr, (args, done.stderr)
         assert "read-only file system" in done.stderr, (args, done.stderr)
+
+
+def test_compress_into_a_full_disk_stops_instead_of_failing_each_video(tmp_path, small_tmpfs):
+    from tvrkit.media.compress import CompressConfig, Job, compress_videos
+    from tvrkit.media.ffmpeg import ffmpeg_exe
+    from tvrkit.media.testsrc import make_video
+
+    jobs = [Job(f"v{i}", make_video(tmp_path / f"v{i}.mp4", 320, 240, duration=2.0, fps=25)) for i in range(3)]
+    (small_tmpfs / "filler").write_bytes(b"\0" * (2 * 2**20 - 8 * 1024))  # leave ~8 kB
+    with pytest.raises(OSError) as err:
+        compress_videos(jobs, small_tmpfs / "compressed", CompressConfig(workers=1), ffmpeg_exe())
+    assert err.value.errno == errno.ENOSPC
+    assert not [p for p in (small_tmpfs / "compressed").iterdir()]  # no temporary file left behind

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import glob
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -38,6 +40,7 @@ from tvrkit.media.probe import (
 )
 
 log = logging.getLogger(__name__)
+_DISK_FULL = "No space left on device"  # ffmpeg's (strerror's) words when a write fails for space
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +145,8 @@ class Compressor:
                                  crf=self.cfg.crf, preset=self.cfg.preset, threads=self.threads)
             returncode, stderr = self._ffmpeg(argv)
             if returncode != 0:
+                if _DISK_FULL in stderr:  # the output's disk, not this video: every later one would fail too
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out.parent))
                 errors = error_lines(stderr)
                 reason = strip_level(errors[0]) if errors else "no error message"
                 raise _Failed("compress", f"ffmpeg exited with status {returncode}: {reason}", stderr_tail(stderr))
