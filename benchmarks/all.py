@@ -99,13 +99,13 @@ def _shard_options(_sizes: Sizes, root: Path) -> tuple[list[Row], str]:
 
 
 def _model(_sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
-    from benchmarks.model import ModelBenchConfig, format_report, run_model_bench
+    from benchmarks.model import BASELINE, ModelBenchConfig, format_report, run_model_bench
 
     r = run_model_bench(ModelBenchConfig(archs=("tiny",), threads=1))
-    base = next(row for row in r["rows"] if row["combo"] == "global")["samples_per_s"]
-    rows = [(f"model fwd+bwd tiny, {row['combo']}", f"{row['samples_per_s']:.1f} samples/s",
-             f"global level only: {base:.1f} samples/s", f"{row['samples_per_s'] / base:.2f}x")
-            for row in r["rows"] if row["combo"] != "global"]
+    base = next(row for row in r["rows"] if row["method"] == BASELINE)["samples_per_s"]
+    rows = [(f"model fwd+bwd tiny, {row['method']}", f"{row['samples_per_s']:.1f} samples/s",
+             f"{BASELINE}: {base:.1f} samples/s", f"{row['samples_per_s'] / base:.2f}x")
+            for row in r["rows"] if row["method"] != BASELINE]
     return rows, format_report(r)
 
 

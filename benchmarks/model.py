@@ -1,4 +1,4 @@
-"""Model benchmark: training forward+backward samples/s of the alignment model by level combination.
+"""Model benchmark: training forward+backward samples/s of every published method, each at its defaults.
 
 Each row times ``loss(encode_text(tokens), encode_video(frames, mask))`` and its backward pass on
 random weights and inputs of the real shapes (``frames`` frames of ``image_size`` px per video,
@@ -19,26 +19,19 @@ from typing import Any
 
 import torch
 
-from tvrkit.models import LEVELS, build_model, load_model_config
+from tvrkit.models import build_model, load_model_config, method_names
 
-GLOBAL = {"video_sentence": {"weight": 1.0}}
-# Level sections by combination name; levels not named are disabled.
-COMBOS: dict[str, dict[str, dict[str, Any]]] = {
-    "global": GLOBAL,
-    "global-xpool": {"video_sentence": {"weight": 1.0, "pooling": "xpool"}},
-    "global+frame_sentence": {**GLOBAL, "frame_sentence": {"weight": 1.0}},
-    "global+frame_word": {**GLOBAL, "frame_word": {"weight": 1.0}},
-    "global+patch_word": {**GLOBAL, "patch_word": {"weight": 1.0}},
-    "all": {name: {"weight": 1.0} for name in LEVELS},
-}
+#: the row the others are compared with: CLIP4Clip, the cheapest score (one cosine per pair)
+BASELINE = "clip4clip"
+#: options that must differ on tvrkit-tiny (2 image blocks; UCoFiA shifts blocks 10-11 of ViT-B)
+TINY_OPTIONS: dict[str, dict[str, Any]] = {"ucofia": {"shift_layers": [0, 1]}}
 ARCHS = {"tiny": {"arch": "tvrkit-tiny"}}  # anything else is an open_clip architecture name
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelBenchConfig:
     archs: tuple[str, ...] = ("tiny", "ViT-B-32")
-    combos: tuple[str, ...] = tuple(COMBOS)
-    temporal: str = "meanP"
+    methods: tuple[str, ...] = ()  # () = every registered method
     batch_size: int = 4
     frames: int = 12
     max_words: int = 32
@@ -64,13 +57,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_row(cfg: ModelBenchConfig, arch: str, combo: str) -> dict[str, Any]:
+def _time_row(cfg: ModelBenchConfig, arch: str, method: str) -> dict[str, Any]:
     device = torch.device(cfg.device)
     backbone = ARCHS.get(arch, {"name": arch, "arch": None})
-    model_cfg = load_model_config(
-        base={"backbone": backbone, "temporal": {"type": cfg.temporal}, "levels": {
-            name: COMBOS[combo].get(name, {"weight": 0.0}) for name in LEVELS}}
-    )
+    options = TINY_OPTIONS.get(method, {}) if arch in ARCHS else {}
+    model_cfg = load_model_config(base={"method": method, "backbone": backbone, method: options})
     torch.manual_seed(0)
     model = build_model(model_cfg).to(device).train()
     tokens, video, mask = _inputs(cfg.batch_size, cfg.frames, model.image_size, cfg.max_words, device)
@@ -92,7 +83,7 @@ def _time_row(cfg: ModelBenchConfig, arch: str, combo: str) -> dict[str, Any]:
             cpu_s.append(time.process_time() - cpu_start)
     seconds = statistics.median(total_s)
     return {
-        "arch": arch, "combo": combo, "levels": list(model.levels), "forward_s": statistics.median(forward_s),
+        "arch": arch, "method": method, "levels": list(model.levels), "forward_s": statistics.median(forward_s),
         "step_s": seconds, "cpu_s": statistics.median(cpu_s), "samples_per_s": cfg.batch_size / seconds,
         "frames_per_s": cfg.batch_size * cfg.frames / seconds,
         "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -100,13 +91,14 @@ def _time_row(cfg: ModelBenchConfig, arch: str, combo: str) -> dict[str, Any]:
 
 
 def run_model_bench(cfg: ModelBenchConfig) -> dict[str, Any]:
-    """Time every (architecture, combination) pair of ``cfg``; rows in that order."""
-    unknown = [c for c in cfg.combos if c not in COMBOS]
+    """Time every (architecture, method) pair of ``cfg``; rows in that order."""
+    methods = cfg.methods or method_names()
+    unknown = [m for m in methods if m not in method_names()]
     if unknown:
-        raise ValueError(f"unknown combination(s) {unknown}; known: {', '.join(COMBOS)}")
+        raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(method_names())}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    rows = [_time_row(cfg, arch, combo) for arch in cfg.archs for combo in cfg.combos]
+    rows = [_time_row(cfg, arch, method) for arch in cfg.archs for method in methods]
     device = torch.cuda.get_device_name(cfg.device) if cfg.device.startswith("cuda") else "cpu"
     return {"config": dataclasses.asdict(cfg), "device": device, "threads": torch.get_num_threads(), "rows": rows}
 
@@ -115,14 +107,14 @@ def format_report(result: dict[str, Any]) -> str:
     cfg = result["config"]
     lines = [
         f"model benchmark: forward+backward on {result['device']} ({result['threads']} threads), batch "
-        f"{cfg['batch_size']} x {cfg['frames']} frames, {cfg['max_words']} tokens, temporal {cfg['temporal']}, "
+        f"{cfg['batch_size']} x {cfg['frames']} frames, {cfg['max_words']} tokens, each method at its defaults, "
         f"median of {cfg['iters']} after {cfg['warmup']} warm-up",
-        f"{'arch':<10}{'levels':<24}{'params':>11}{'fwd s':>9}{'fwd+bwd s':>11}{'cpu s':>9}{'samples/s':>11}"
+        f"{'arch':<10}{'method':<24}{'params':>11}{'fwd s':>9}{'fwd+bwd s':>11}{'cpu s':>9}{'samples/s':>11}"
         f"{'frames/s':>10}",
     ]
     for row in result["rows"]:
         lines.append(
-            f"{row['arch']:<10}{row['combo']:<24}{row['parameters'] / 1e6:>10.1f}M{row['forward_s']:>9.3f}"
+            f"{row['arch']:<10}{row['method']:<24}{row['parameters'] / 1e6:>10.1f}M{row['forward_s']:>9.3f}"
             f"{row['step_s']:>11.3f}{row['cpu_s']:>9.3f}{row['samples_per_s']:>11.2f}{row['frames_per_s']:>10.1f}"
         )
     return "\n".join(lines)
@@ -134,14 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     defaults = ModelBenchConfig()
     parser.add_argument("--archs", nargs="+", default=list(defaults.archs),
                         help="'tiny' (tvrkit-tiny) or open_clip names such as ViT-B-32")
-    parser.add_argument("--combos", nargs="+", default=list(defaults.combos), choices=list(COMBOS))
-    parser.add_argument("--temporal", choices=["meanP", "seqTransf"], default=defaults.temporal)
+    parser.add_argument("--methods", nargs="+", default=list(defaults.methods), help="default: every method")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
     for name in ("batch_size", "frames", "max_words", "warmup", "iters", "threads"):
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=getattr(defaults, name))
     parser.add_argument("--device", default=defaults.device)
     args = vars(parser.parse_args(argv))
-    cfg = ModelBenchConfig(**{**args, "archs": tuple(args["archs"]), "combos": tuple(args["combos"])})
+    cfg = ModelBenchConfig(**{**args, "archs": tuple(args["archs"]), "methods": tuple(args["methods"])})
     print(format_report(run_model_bench(cfg)))
 
 
