@@ -1,6 +1,6 @@
 """``IndexConfig`` (schema ``schemas/index.schema.json``) and the model an index is built with.
 
-The model is loaded exactly as ``tvrkit eval`` loads it (:mod:`tvrkit.retrieval.model_source`):
+The model is loaded exactly as evaluation loads it (:mod:`tvrkit.retrieval.model_source`):
 a checkpoint with the data section it was trained with, or a train config's model untrained /
 zero-shot. Its identity (checkpoint sha256, or a hash of config and
 seed) plus the frame settings is what an index records and what a query must match.

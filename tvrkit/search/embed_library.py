@@ -5,7 +5,7 @@ Frames are read, sampled, cropped and batched exactly as evaluation reads a spli
 ``raw`` format (:class:`~tvrkit.data.clips.ClipDataset` over a frame reader, the
 loaders' ``Collate``, normalised on the model's device by :class:`~tvrkit.data.device.DeviceBatches`)
 and embedded by the engine's own :func:`~tvrkit.retrieval.embed.embed_video_batches` (as eval embeds),
-so a clip embedded here gets the features ``tvrkit eval`` would give it. The reader maps ids
+so a clip embedded here gets the features evaluation would give it. The reader maps ids
 to the index's own clips only. Frame times come from the same pure sampler.
 """
 

@@ -6,7 +6,7 @@ default: a library of 100k videos is searched exhaustively in milliseconds), ``i
 FAISS's SIMD "fast scan" layout; then an exact re-scoring of ``refine`` x k candidates, so
 the top k comes back in exact order) and ``hnsw`` (a graph over the raw vectors). Inner
 product on unit vectors is the model's global score, so the coarse ranking of ``tvrkit
-search`` is the one ``tvrkit eval`` computes.
+search`` is the one evaluation computes.
 """
 
 from __future__ import annotations

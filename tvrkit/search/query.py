@@ -1,7 +1,7 @@
 """Search an index built by ``tvrkit index``: coarse-to-fine ranking and the best moment.
 
 The query's global vector ranks the library through the FAISS index (the global level,
-as ``tvrkit eval`` ranks a gallery); when the model scores with fine levels, they re-score
+as evaluation ranks a gallery); when the model scores with fine levels, they re-score
 the top ``rerank_topk`` (the same :func:`~tvrkit.retrieval.scorer.model_scorer` eval uses, over
 the stored features). The moment of each hit comes from the per-frame scores: the query's
 unit vector against each embedded frame's, the peak frame grown over its neighbours that

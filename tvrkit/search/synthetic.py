@@ -80,7 +80,7 @@ def moment_accuracy(index: Any, root: str | os.PathLike[str]) -> dict[str, Any]:
 
 def top1_agreement(index: Any, eval_dir: str | os.PathLike[str], root: str | os.PathLike[str],
                    rerank_topk: int | None = None) -> dict[str, Any]:
-    """How often ``index.search(caption, 1)`` returns the top-1 video of ``tvrkit eval``'s
+    """How often ``index.search(caption, 1)`` returns the top-1 video of the evaluation's
     ranking (``EVAL_DIR/ranks.parquet``) for each caption it ranked; captions are read from
     the catalog of ``root``; ``rerank_topk`` None re-scores the whole library (as eval does)."""
     import pyarrow.parquet as pq
