@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tvrkit.eval.pairs import order_pair_accuracy, pair_queries, score_order_pairs
 from tvrkit.retrieval.coarse_fine import (
     coarse_groups,
     coarse_t2v,
@@ -17,7 +18,6 @@ from tvrkit.retrieval.coarse_fine import (
     union_scores,
 )
 from tvrkit.retrieval.metrics import rank_counts, ranks, t2v_problem, v2t_problem
-from tvrkit.eval.pairs import order_pair_accuracy, pair_queries, score_order_pairs
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
