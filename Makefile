@@ -7,10 +7,10 @@ DEMO_ROOT ?= data/synthetic
 DEMO_OUT  ?= runs/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps test test-fast demo compare bench lint clean gpu-bundle
+.PHONY: help setup system-deps test test-fast demo compare bench lint clean offline-bundle
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Re-installs only when the package metadata changed (the stamp is older than setup.cfg).
 $(STAMP): setup.cfg pyproject.toml
@@ -53,5 +53,5 @@ clean: ## remove build outputs, caches and demo data (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache data runs bench/out
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-gpu-bundle: setup ## wheels + small real shards for `tvrkit bench gpu` on a lent GPU machine (.whl/, .gpu/)
-	$(BIN)/python -m benchmarks.gpu_bundle
+offline-bundle: setup ## wheels + sample shards for a GPU node without internet (bench/out/offline; ARGS=--python-version 3.12)
+	$(BIN)/python -m benchmarks.offline_bundle $(ARGS)

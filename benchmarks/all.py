@@ -110,7 +110,7 @@ def _model(_sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
 
 
 def _train(sizes: Sizes, root: Path) -> tuple[list[Row], str]:
-    from benchmarks.train import TrainBenchConfig, format_report, run_train_bench
+    from tvrkit.probe.train import TrainBenchConfig, format_report, run_train_bench
 
     r = run_train_bench(TrainBenchConfig(overrides=(f"data.root={root}",), steps=sizes.train_steps))
     rows = [(f"train demo config, {fmt}", f"{rate['samples_per_s']:.1f} samples/s",

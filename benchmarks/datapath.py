@@ -36,7 +36,7 @@ def _datasets(root: Path) -> list[tuple[str, Path, str]]:
 
 def loader_stage(root: Path) -> tuple[list[Row], str]:
     """Sharded and raw loaders vs the decode+crop floor, same frames, same process count."""
-    from benchmarks.loader import LoaderBenchConfig, format_report, run_loader_bench
+    from tvrkit.probe.loader import LoaderBenchConfig, format_report, run_loader_bench
 
     rows, reports = [], []
     for label, data, split in _datasets(root):

@@ -1,5 +1,5 @@
-"""``tvrkit bench gpu``: what a GPU makes of tvrkit, each figure next to its reference from the
-same run, in one table (``bench/results-gpu.md``).
+"""``python -m benchmarks.gpu``: what a GPU makes of tvrkit, each figure next to its reference from
+the same run, in one table (``bench/results-gpu.md``).
 
 Sections (each timed against a budget; one that would overrun is skipped and says so):
 
@@ -9,16 +9,16 @@ Sections (each timed against a budget; one that would overrun is skipped and say
    (fp32, bf16 autocast, the fp16 reference regime), then with ``torch.compile``: samples/s,
    peak GPU memory, and the achieved fraction of the matmul rate (FLOPs counted by
    ``torch.utils.flop_counter`` on one step).
-3. train: ``tvrkit train`` end to end on small real shards carried to the machine (made by
-   :mod:`benchmarks.gpu_bundle`), with 4, 8 and 16 loader workers: samples/s and the share of
+3. train: ``tvrkit train`` end to end on small real shards (made by
+   :mod:`benchmarks.offline_bundle`), with 4, 8 and 16 loader workers: samples/s and the share of
    step time spent waiting for data.
 4. decode: JPEG frames of those shards decoded on the GPU (``torchvision.io.decode_jpeg`` on a
    batch, ``device="cuda"``) vs CPU worker processes decoding the same frames.
 5. eval: the global ranking of 1,000,000 videos x 10,000 queries (D=512) on the GPU, seconds and
    peak memory, against the CPU figure in ``bench/results.md``.
 
-The machine's torch may be older than tvrkit's pin (a lent H200 has 2.11): only APIs that 2.11
-has are used here and on the CUDA paths. ``--allow-cpu --quick`` runs every section on the CPU
+A GPU image's torch may be older than tvrkit's pin: only APIs that torch 2.11 has are used here
+and on the CUDA paths. ``--allow-cpu --quick`` runs every section on the CPU
 at toy sizes, which is how the test suite checks this module.
 """
 
@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from tvrkit.config.shipped import SHIPPED_DIR
 from tvrkit.errors import ConfigError
 
 Row = tuple[str, str, str, str]  # what, figure, reference, ratio
@@ -45,8 +46,8 @@ PRECISIONS = ("fp32", "bf16", "fp16-reference")
 @dataclasses.dataclass(frozen=True)
 class GpuBenchConfig:
     out: str = "bench/results-gpu.md"
-    data: str | None = ".gpu/data"  # small real shards from gpu_bundle (section 3 and 4 need them)
-    configs: str = "configs/msrvtt-*vit-b32.yaml"
+    data: str | None = "bench/out/offline/data"  # small real shards from offline_bundle (sections 3 and 4)
+    configs: str = "msrvtt-*-vit-b32"  # shipped config names (a glob), or a glob of YAML paths
     batch_size: int = 128
     frames: int = 12
     arch: str = "ViT-B-32"
@@ -70,7 +71,7 @@ def _device(cfg: GpuBenchConfig) -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
     if not cfg.allow_cpu:
-        raise ConfigError("tvrkit bench gpu needs a CUDA device (torch.cuda.is_available() is false); "
+        raise ConfigError("the GPU benchmark needs a CUDA device (torch.cuda.is_available() is false); "
                           "--allow-cpu --quick runs it on the CPU as a smoke test")
     return torch.device("cpu")
 
@@ -188,7 +189,7 @@ def time_step(train: Any, precision: str, device: torch.device, cfg: GpuBenchCon
 
 def step_rows(cfg: GpuBenchConfig, device: torch.device, tflops: float, deadline: float) -> list[Row]:
     rows: list[Row] = []
-    paths = sorted(glob.glob(cfg.configs))
+    paths = sorted(glob.glob(cfg.configs)) or sorted(str(p) for p in SHIPPED_DIR.glob(f"{cfg.configs}.yaml"))
     if not paths:
         raise ConfigError(f"no config matches {cfg.configs}")
     flops = None
@@ -222,17 +223,18 @@ def step_rows(cfg: GpuBenchConfig, device: torch.device, tflops: float, deadline
 
 # ---- 3. trainer end to end ---------------------------------------------------------------------
 def train_rows(cfg: GpuBenchConfig, deadline: float) -> list[Row]:
-    from benchmarks.train import TrainBenchConfig, run_train_bench
+    from tvrkit.probe.train import TrainBenchConfig, run_train_bench
 
     if not cfg.data or not Path(cfg.data, "catalog").is_dir():
-        return [("train end to end", f"skipped: no shards at {cfg.data} (make gpu-bundle)", "-", "-")]
+        return [("train end to end", f"skipped: no shards at {cfg.data} (make offline-bundle)", "-", "-")]
     import tempfile
 
     import yaml
 
     from tvrkit.config.load import read_yaml
+    from tvrkit.config.shipped import resolve_config_path
 
-    doc = read_yaml("configs/demo.yaml")
+    doc = read_yaml(resolve_config_path("demo"))
     doc["model"]["backbone"] = {"arch": cfg.arch} if cfg.arch == "tvrkit-tiny" else {"name": cfg.arch}
     doc["data"].update(root=cfg.data, batch_size=cfg.batch_size, max_frames=cfg.frames, frame_rate=1.0,
                        val_split=None)
@@ -361,7 +363,7 @@ def run_gpu_bench(cfg: GpuBenchConfig) -> list[Row]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=GpuBenchConfig.out)
-    parser.add_argument("--data", default=GpuBenchConfig.data, help="dataset root with wds shards (gpu_bundle)")
+    parser.add_argument("--data", default=GpuBenchConfig.data, help="dataset root with wds shards (offline_bundle)")
     parser.add_argument("--budget", type=float, default=GpuBenchConfig.budget_s, help="seconds for all sections")
     parser.add_argument("--quick", action="store_true", help="toy sizes (a smoke run)")
     parser.add_argument("--allow-cpu", action="store_true", help="run on the CPU when there is no GPU")

@@ -172,7 +172,7 @@ def test_torchrun_two_ranks_matches_single_process_eval(root, tmp_path, one_thre
 
 @pytest.mark.slow
 def test_train_bench_measures_each_format(root, tmp_path, one_thread) -> None:
-    from benchmarks.train import TrainBenchConfig, run_train_bench
+    from tvrkit.probe.train import TrainBenchConfig, run_train_bench
 
     config = _write(tmp_path / "c.yaml", tiny_config(root))
     result = run_train_bench(TrainBenchConfig(config=str(config), formats=("lmdb", "wds"), warmup=2, steps=4))

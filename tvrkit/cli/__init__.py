@@ -41,7 +41,7 @@ SUMMARIES: dict[str, str] = {
     "shard": "Compressed videos -> JPEG frames in LMDB or WebDataset shards + manifest, per split.",
     "verify": "Re-hash shards against their manifest, check counts, decode every frame; exit 1 naming bad ones.",
     "upload": "Copy a root's catalog and WebDataset shards to s3:// (or any fsspec URL), sha256-checked, resumable.",
-    "bench": "Throughput benchmarks against floors measured in the same run (loader, train, search, gpu).",
+    "bench": "Throughput probes against floors measured in the same run (loader, train).",
     "prepare": "Annotations -> catalog; raw videos -> compressed mp4 (3 fps, short side 224).",
     "train": "Train a retrieval model from a YAML config (one process or DDP under torchrun; --resume).",
     "metrics": "Evaluate a similarity matrix: R@K/MdR/MnR both ways, tie policy, DSL/SK/QB post-processing.",

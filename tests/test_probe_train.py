@@ -1,12 +1,12 @@
-"""How the training benchmark combines log windows: equal-size windows, so the overall rate
+"""How the training probe (``tvrkit bench train``) combines log windows: equal-size windows, so the overall rate
 is the harmonic mean and the waiting share is weighted by each window's duration."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.train import format_report, measured_windows
 from tvrkit.errors import StageError
+from tvrkit.probe.train import format_report, measured_windows
 
 
 def test_measured_windows_skip_warmup_and_weight_by_time() -> None:
@@ -28,6 +28,6 @@ def test_measured_windows_skip_warmup_and_weight_by_time() -> None:
 
 def test_report_lists_each_format() -> None:
     row = {"samples_per_s": 123.4, "data_wait": 0.021, "batch_size": 32.0, "workers": 1.0, "seconds": 9.0}
-    text = format_report({"config": {"config": "configs/demo.yaml", "overrides": [], "steps": 30, "warmup": 5},
+    text = format_report({"config": {"config": "demo", "overrides": [], "steps": 30, "warmup": 5},
                           "rates": {"lmdb": row, "wds": row}})
     assert "lmdb" in text and "wds" in text and "123.4" in text and "2.1%" in text

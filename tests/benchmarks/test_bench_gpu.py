@@ -1,5 +1,5 @@
-"""``tvrkit bench gpu`` refuses to run without CUDA unless asked, and every section runs on
-the CPU at toy sizes (the code a lent GPU machine runs, minus the device)."""
+"""The GPU benchmark refuses to run without CUDA unless asked, every section runs on the CPU at toy
+sizes (the code a GPU node runs, minus the device), and the offline bundle installs without a registry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from train_data import synthetic_root
 
 from benchmarks.gpu import GpuBenchConfig, run_gpu_bench, shard_jpegs
-from benchmarks.gpu_bundle import RUN, WHEELS
+from benchmarks.offline_bundle import WHEELS, node_command
 from tvrkit.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ def test_every_section_runs_on_cpu_at_toy_sizes(tmp_path):
     root = synthetic_root(tmp_path / "data")
     assert len(shard_jpegs(str(root), limit=5)) == 5
     out = tmp_path / "results-gpu.md"
-    cfg = GpuBenchConfig.quick(out=str(out), data=str(root), allow_cpu=True, configs="configs/msrvtt-clip4clip-meanp-vit-b32.yaml",
+    cfg = GpuBenchConfig.quick(out=str(out), data=str(root), allow_cpu=True, configs="msrvtt-clip4clip-meanp-vit-b32",
                                batch_size=4, frames=2)
     rows = run_gpu_bench(cfg)
     text = out.read_text()
@@ -40,8 +40,10 @@ def test_every_section_runs_on_cpu_at_toy_sizes(tmp_path):
     assert any(r[0].startswith("eval: rank 2,000 videos") and "R@1" in r[1] for r in rows)
 
 
-def test_bundle_lists_the_packages_the_gpu_image_lacks():
+def test_offline_bundle_lists_the_packages_a_gpu_image_lacks():
     names = {w.split("==")[0] for w in WHEELS}
     assert {"open_clip_torch", "webdataset", "lmdb", "jsonschema"} <= names
     assert all("==" in w for w in WHEELS)  # one pinned version each: two stop the install there
-    assert "benchmarks.gpu" in RUN and "$OUT/results-gpu.md" in RUN
+    run = node_command("bench/out/offline")
+    assert "--no-index" in run and "bench/out/offline/wheels/*.whl" in run
+    assert "benchmarks.gpu --data bench/out/offline/data" in run

@@ -1,4 +1,4 @@
-"""Training benchmark: samples/s of the real trainer on a config (the demo by default) with
+"""Training probe: samples/s of the real trainer on a config (the demo by default) with
 each loader format, and the share of step time spent waiting for the loader.
 
 Each format trains ``warmup + steps`` optimizer steps through :func:`run_train` into a
@@ -24,7 +24,7 @@ FORMATS = ("lmdb", "wds", "raw")
 class TrainBenchConfig:
     """What to measure: a train config (+ overrides), the formats and how many steps."""
 
-    config: str = "configs/demo.yaml"
+    config: str = "demo"  # a shipped config's name or a YAML path
     overrides: tuple[str, ...] = ()
     formats: tuple[str, ...] = FORMATS
     warmup: int = 5  # steps before measuring: worker start-up, first-touch allocations

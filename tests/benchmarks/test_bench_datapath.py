@@ -1,4 +1,4 @@
-"""The data-path benchmarks on tiny generated data: the decoder, loader and shard-option benchmarks
+"""The data-path benchmarks on tiny generated data: the decoder and shard-option benchmarks
 measure what they say."""
 
 from __future__ import annotations
@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shard_testdata import make_video, sharded_root
-
-from tvrkit.errors import DataError
+from shard_testdata import make_video
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +31,6 @@ def test_decoder_bench_measures_rates_and_memory(clips):
     assert "error" in nope and "nope" in nope["error"], "an unusable back-end is reported, not fatal"
     assert result["winner"] == ("pyav" if pyav["flat"] else None)
     assert "nope" in format_report(result)
-
-
-@pytest.mark.slow
-def test_loader_bench_rates_and_ratios(tmp_path):
-    from benchmarks.loader import LoaderBenchConfig, format_report, run_loader_bench
-
-    root = sharded_root(tmp_path / "root")
-    cfg = LoaderBenchConfig(root=str(root), split="train", workers=1, batch_size=1, max_frames=4, image_size=32,
-                            passes=1)
-    result = run_loader_bench(cfg)
-    rates = result["rates"]
-    assert set(rates) == {"floor", "floor+batch", "lmdb", "wds", "raw"}
-    # videos of 2, 3, 5, 2, 3 s at 1 fps, at most 4 frames each
-    assert rates["floor"]["frames"] == rates["lmdb"]["frames"] == rates["raw"]["frames"] == 2 + 3 + 4 + 2 + 3
-    assert rates["lmdb"]["samples"] == 5 and rates["lmdb"]["frames_per_s_per_process"] == rates["lmdb"]["frames_per_s"]
-    assert result["ratios"]["wds/floor"] == rates["wds"]["frames_per_s"] / rates["floor"]["frames_per_s"]
-    assert "uint8 batches" in format_report(result)
-    with pytest.raises(DataError, match="too few"):
-        run_loader_bench(LoaderBenchConfig(root=str(root), split="train", workers=1, batch_size=8, max_frames=4,
-                                           image_size=32, passes=1, formats=("lmdb",)))
 
 
 def test_shard_options_bench_compares_with_the_default(clips):

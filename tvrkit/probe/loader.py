@@ -1,4 +1,4 @@
-"""Loader benchmark: samples/s and frames/s of the lmdb, wds and raw loaders against the floor.
+"""Loader probe: samples/s and frames/s of the lmdb, wds and raw loaders against the floor.
 
 The floor is the work no loader can avoid: decoding and cropping the same JPEG frames (those
 the uniform sampler picks) to uint8 in a tight loop, spread over the same number of processes
@@ -185,7 +185,7 @@ def run_loader_bench(cfg: LoaderBenchConfig) -> dict[str, Any]:
 
 
 def format_report(result: dict[str, Any]) -> str:
-    """A small table of rates and the ratios the issue targets (sharded >= 0.85 floor, >= 3x raw)."""
+    """A small table of rates and the ratios tvrkit aims for (sharded >= 0.85x the floor, >= 3x raw)."""
     cfg = result["config"]
     batches = "uint8 batches" if cfg["device"] is None else f"batches normalised on {cfg['device']}"
     lines = [f"loader benchmark: {cfg['root']} split {cfg['split']}, {cfg['workers']} worker(s), "

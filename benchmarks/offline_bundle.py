@@ -1,19 +1,18 @@
-"""Everything ``tvrkit bench gpu`` needs on a lent GPU machine, made here on the CPU
-(``make gpu-bundle``): the Python packages that machine lacks, as wheels for its Python 3.12,
-and small real shards to train and decode on.
+"""An offline bundle for a GPU compute node without internet (``make offline-bundle``): the Python
+packages tvrkit needs beyond what a GPU image already has, as wheels for the node's Python, and
+small WebDataset shards to train and decode on, so that ``python -m benchmarks.gpu`` (or a short
+``tvrkit train``) runs there with no registry and no ffmpeg.
 
-A lent machine has its own Python 3.12 with torch 2.11 and most of the scientific stack, but no
-open_clip, webdataset, lmdb or jsonschema, and it reaches no registry. :data:`WHEELS` lists what
-tvrkit's training and eval paths import beyond that image (with the packages those need that it
-lacks too); ffmpeg is not needed there, since the shards arrive ready. Both go into folders git
-ignores (``.whl/``, ``.gpu/``) and travel with the working tree when a run names them in
-``carry``; everything that travels must stay under the device tool's 64 MiB, which
-:func:`build_bundle` checks. :data:`RUN` is the one command to run there.
+GPU images usually ship Python with torch, torchvision, numpy, pillow, PyYAML and the rest of the
+scientific stack; :data:`WHEELS` is what tvrkit's training and eval paths import beyond that (and
+what those packages need in turn). Build the bundle on any machine with internet, copy the
+checkout with ``OUT/`` to the node and run :func:`node_command`'s command there.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -30,22 +29,19 @@ WHEELS = (
 )
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
-LIMIT_MIB = 64.0
 # 24 copies of the real 10 s clip make ~33 MiB of shards; 16 captions each give 384 training
 # samples, three batches of 128 per epoch
 COPIES, CAPTIONS = 24, 16
-RUN = ("python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "
-       ".whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 && "
-       "python3 -m benchmarks.gpu --out $OUT/results-gpu.md --data .gpu/data")
+DEFAULT_OUT = "bench/out/offline"
 
 
-def download_wheels(dest: Path) -> list[Path]:
-    """``pip download`` each of :data:`WHEELS` for CPython 3.12 on x86-64 Linux into ``dest``."""
+def download_wheels(dest: Path, python_version: str) -> list[Path]:
+    """``pip download`` each of :data:`WHEELS` for CPython ``python_version`` on x86-64 Linux into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                    "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(dest), *WHEELS],
-                   check=True)
+                    "--python-version", python_version, "--implementation", "cp", *platforms, "-d", str(dest),
+                    *WHEELS], check=True)
     return sorted(dest.glob("*.whl"))
 
 
@@ -91,43 +87,38 @@ def build_shards(root: Path, copies: int = COPIES) -> dict[str, Any]:
     return {"source": source}
 
 
-def _mib(paths: list[Path]) -> float:
-    return sum(f.stat().st_size for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()) / 2**20
+def _mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
-def tree_mib(repo: Path) -> float:
-    """MiB of what a device run sends without ``carry``: tracked and untracked-not-ignored files."""
-    listed = subprocess.run(["git", "-C", str(repo), "ls-files", "-co", "--exclude-standard", "-z"], check=True,
-                            capture_output=True).stdout.decode().split("\0")
-    return _mib([repo / name for name in listed if name and (repo / name).is_file()])
+def node_command(out: str) -> str:
+    """What to run on the node from the checkout: install the wheels into a folder (no index, no
+    dependencies fetched: the image has the rest), then the GPU benchmark on the sample shards."""
+    return (f"python3 -m pip install -q --no-index --no-deps --target {out}/site {out}/wheels/*.whl && "
+            f"PYTHONPATH={out}/site:$PWD python3 -m benchmarks.gpu --data {out}/data --out bench/results-gpu.md")
 
 
-def build_bundle(repo: Path, wheels: bool = True, copies: int = COPIES) -> dict[str, Any]:
-    """Wheels into ``repo/.whl``, shards into ``repo/.gpu/data``; the sizes, and the run command."""
+def build_bundle(out: Path, python_version: str, wheels: bool = True, copies: int = COPIES) -> dict[str, Any]:
+    """Wheels into ``out/wheels``, shards into ``out/data`` (kept when present); sizes and the node's command."""
     report: dict[str, Any] = {}
     if wheels:
-        report["wheels"] = [p.name for p in download_wheels(repo / ".whl")]
-    data = repo / ".gpu" / "data"
-    if not (data / "catalog").is_dir():
-        report.update(build_shards(data, copies))
-    sizes = {"tree": tree_mib(repo), ".whl": _mib([repo / ".whl"]), ".gpu": _mib([repo / ".gpu"])}
-    report["mib"] = {k: round(v, 2) for k, v in sizes.items()}
-    total = sum(sizes.values())
-    if total > LIMIT_MIB:
-        raise SystemExit(f"the bundle is {total:.1f} MiB, over the device tool's {LIMIT_MIB:.0f} MiB: {sizes}")
-    report["run"] = {"command": RUN, "carry": [".whl", ".gpu"], "timeout_s": 540}
+        report["wheels"] = [p.name for p in download_wheels(out / "wheels", python_version)]
+    if not (out / "data" / "catalog").is_dir():
+        report.update(build_shards(out / "data", copies))
+    report["mib"] = {part: round(_mib(out / part), 2) for part in ("wheels", "data") if (out / part).is_dir()}
+    report["run_on_the_node"] = node_command(str(out))
     return report
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_bundle", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repo", default=".", help="the checkout that travels")
-    parser.add_argument("--copies", type=int, default=COPIES, help="videos in the small shards")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.offline_bundle", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=DEFAULT_OUT, help="folder for wheels/ and data/ (inside the checkout)")
+    parser.add_argument("--python-version", default=f"{sys.version_info.major}.{sys.version_info.minor}",
+                        help="the node's Python, MAJOR.MINOR (default: this one)")
+    parser.add_argument("--copies", type=int, default=COPIES, help="videos in the sample shards")
     parser.add_argument("--no-wheels", action="store_true", help="shards only")
     args = parser.parse_args(argv)
-    import json
-
-    print(json.dumps(build_bundle(Path(args.repo).resolve(), not args.no_wheels, args.copies), indent=2))
+    print(json.dumps(build_bundle(Path(args.out), args.python_version, not args.no_wheels, args.copies), indent=2))
 
 
 if __name__ == "__main__":
