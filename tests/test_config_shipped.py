@@ -56,7 +56,19 @@ def test_first_sentence_drops_asides_and_keeps_inner_full_stops():
 @pytest.mark.parametrize("name", shipped_names())
 def test_every_shipped_config_has_a_one_line_description(name):
     line = description(name)
-    assert 20 <= len(line) <= 200 and "\n" not in line and "(" not in line, line
+    assert 20 <= len(line) <= 300 and "\n" not in line, line  # a line, not the whole comment
+
+
+@pytest.mark.parametrize(("comment", "expected"), [
+    ("# Tiny recipe (ours), one line\n#\n# Details (more).\n", "Tiny recipe (ours), one line"),
+    ("# Tiny recipe, one line\n# Another sentence.\n", "Tiny recipe, one line"),
+    ("# A recipe (cited) cut\n# across lines. More.\n", "A recipe cut across lines."),
+    ("# A recipe (Author et al.,\n# \"Title\") as its code. More.\n", "A recipe as its code."),
+])
+def test_description_of_a_leading_comment(tmp_path, monkeypatch, comment, expected):
+    monkeypatch.setattr("tvrkit.config.shipped.SHIPPED_DIR", tmp_path)
+    (tmp_path / "mine.yaml").write_text(comment + "data: {}\n")
+    assert description("mine") == expected
 
 
 def test_config_list_and_show(tmp_path, monkeypatch, capsys):

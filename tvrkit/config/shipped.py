@@ -3,8 +3,8 @@
 ``--config demo`` and ``--config msrvtt-clip4clip-seqtransf-vit-b32`` name shipped configs; a path to
 a file still works, and ``configs/NAME.yaml`` (how a checkout names them) resolves to the shipped one
 when no such file exists where the command runs. ``tvrkit config list`` prints every name with a
-one-line description (the first sentence of the file's leading comment, parentheses left out) and
-``tvrkit config show NAME`` prints a config, comments included, to copy and edit.
+one-line description (see :func:`description`) and ``tvrkit config show NAME`` prints a config,
+comments included, to copy and edit.
 """
 
 from __future__ import annotations
@@ -24,16 +24,21 @@ def shipped_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
 
 
-def _leading_comment(text: str) -> str:
-    """The file's first comment block as one line of text (a blank line or a key ends it)."""
-    lines = []
+def _leading_comment(text: str) -> list[str]:
+    """The lines of the file's first comment paragraph (a bare ``#`` line, a blank line or a key ends it)."""
+    lines: list[str] = []
     for line in text.splitlines():
         if not line.startswith("#"):
             if lines or line.strip():
                 break
             continue
-        lines.append(line.lstrip("#").strip())
-    return " ".join(line for line in lines if line)
+        content = line.lstrip("#").strip()
+        if not content:
+            if lines:
+                break
+            continue
+        lines.append(content)
+    return lines
 
 
 def first_sentence(text: str) -> str:
@@ -55,8 +60,16 @@ def first_sentence(text: str) -> str:
 
 
 def description(name: str) -> str:
-    """The one-line description of shipped config ``name`` (see the module docstring)."""
-    return first_sentence(_leading_comment(config_text(name)))
+    """The one-line description of shipped config ``name``: the comment's first line when it stands
+    alone (nothing, a bare ``#`` or a new sentence follows it, its parentheses closed), else the first
+    sentence of the comment's first paragraph without its asides."""
+    lines = _leading_comment(config_text(name))
+    if not lines:
+        return ""
+    first = lines[0]
+    if (len(lines) == 1 or lines[1][:1].isupper()) and first.count("(") == first.count(")"):
+        return first
+    return first_sentence(" ".join(lines))
 
 
 def config_text(name: str) -> str:
