@@ -2,7 +2,7 @@
 groups, and the warmup + cosine schedules of tvrkit, CLIP4Clip and X-Pool.
 
 Two things decide a parameter's group. Pretrained backbone weights move ``coef_lr`` times
-slower (or at ``backbone_lr``) than the freshly initialised temporal module and heads,
+slower (or at ``backbone_lr``) than the method's freshly initialised modules,
 because large updates destroy what CLIP learned. Weight decay skips the parameters the
 ``no_decay`` rule names: tvrkit's rule skips those where shrinking toward zero is
 meaningless or harmful (biases, norm gains, the learned temperature and the class /
