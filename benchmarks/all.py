@@ -119,6 +119,16 @@ def _train(sizes: Sizes, root: Path) -> tuple[list[Row], str]:
     return rows, format_report(r)
 
 
+def _streaming(sizes: Sizes, root: Path) -> tuple[list[Row], str]:
+    from benchmarks.streaming import StreamBenchConfig, format_report, run_stream_bench
+
+    r = run_stream_bench(StreamBenchConfig(root=str(root), steps=sizes.train_steps))
+    http, local = r["train"]["http 127.0.0.1"], r["train"]["local"]
+    row = ("train demo config, wds streamed from http.server on 127.0.0.1", f"{http['samples_per_s']:.1f} samples/s",
+           f"local root: {local['samples_per_s']:.1f} samples/s", f"{r['ratio']:.2f}x (target >= 0.8x)")
+    return [row], format_report(r)
+
+
 def _eval_scale(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
     from benchmarks.eval_scale import report, run_benchmark
 
@@ -168,10 +178,10 @@ def _search(sizes: Sizes, _root: Path) -> tuple[list[Row], str]:
 
 STAGES: dict[str, Callable[[Sizes, Path], tuple[list[Row], str]]] = {
     "compress": _compress, "scale": _scale, "loader": _loader, "decoders": _decoders, "shard_options": _shard_options,
-    "model": _model, "train": _train,
+    "model": _model, "train": _train, "streaming": _streaming,
     "eval_scale": _eval_scale, "coarse_fine": _coarse_fine, "eercf": _eercf, "search": _search,
 }
-NEEDS_DATA = {"loader", "decoders", "shard_options", "train"}
+NEEDS_DATA = {"loader", "decoders", "shard_options", "train", "streaming"}
 
 
 def render(rows: list[Row], sections: dict[str, str], seconds: float) -> str:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from servers import http_server, s3_server
 from shard_testdata import make_root
 
+from benchmarks.servers import http_server, s3_server
 from tvrkit.data import loader as loader_module
 from tvrkit.data.config import DataConfig
 from tvrkit.data.loader import build_train_loader, build_video_loader, epoch_batches, train_items
@@ -106,7 +106,8 @@ def test_same_samples_as_the_local_loader(server, local_root) -> None:
             streamed[cid] = (batch["frames"][i], batch["tokens"][i])
     for batch in build_train_loader(config(str(local_root), workers=0), IMAGE, epoch=3):
         for i, cid in enumerate(batch["caption_ids"]):
-            assert torch.equal(streamed[cid][0], batch["frames"][i]) and torch.equal(streamed[cid][1], batch["tokens"][i])
+            frames, tokens = streamed[cid]
+            assert torch.equal(frames, batch["frames"][i]) and torch.equal(tokens, batch["tokens"][i])
 
 
 def test_evaluation_reads_the_mirror(server, local_root) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from servers import http_server
 from train_data import synthetic_root, tiny_config
 
+from benchmarks.servers import http_server
 from tvrkit.train import load_train_config, run_train
 from tvrkit.train.checkpoint import LAST, load_training_state
 from tvrkit.train.jsonlog import LOG_FILE, read_log

@@ -1,4 +1,4 @@
-"""Real servers on 127.0.0.1 for the streaming tests: Python's ``http.server`` over a
+"""Real servers on 127.0.0.1 for the streaming benchmark and tests: Python's ``http.server`` over a
 directory and moto's standalone S3 server, each a subprocess a test can kill and restart."""
 
 from __future__ import annotations
