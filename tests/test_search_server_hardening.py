@@ -80,3 +80,17 @@ def test_a_busy_port_is_an_error_before_the_url(capsys):
         with pytest.raises(StageError, match=f"cannot listen on 127.0.0.1:{port}: .*--port"):
             listen("127.0.0.1", port)
     assert capsys.readouterr().out == ""
+
+
+def test_cli_serve_on_a_busy_port_exits_1_before_loading_the_index(tmp_path, capsys):
+    from tvrkit.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_:
+            main(["serve", str(tmp_path / "no-index"), "--port", str(port), "--allow-host", "videos.example"])
+    captured = capsys.readouterr()
+    assert exit_.value.code == 1 and f"cannot listen on 127.0.0.1:{port}" in captured.err
+    assert "http://" not in captured.out
