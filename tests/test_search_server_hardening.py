@@ -52,6 +52,7 @@ def _serving(index, allow_hosts=()):
         thread.join(10)
 
 
+@pytest.mark.slow  # builds a small library with ffmpeg and a model
 def test_bad_k_host_and_head_on_a_real_server(index):
     vid = index.rows[0]["video_id"]
     with _serving(index, allow_hosts=("videos.example",)) as url, httpx.Client(base_url=url, timeout=60) as client:
