@@ -194,3 +194,22 @@ def test_upload_refuses_a_damaged_shard(local_root, tmp_path) -> None:
     with pytest.raises(DataError, match=shard.name):
         run_upload(UploadConfig(root=str(copy), url=(tmp_path / "dest").as_uri()))
     assert not (tmp_path / "dest" / "catalog").exists()
+
+
+def test_verify_reads_a_url_root(server, local_root, tmp_path) -> None:
+    from tvrkit.shards.config import VerifyConfig
+    from tvrkit.shards.verify import run_verify
+
+    report = run_verify(VerifyConfig(root=server.url + "/root", quick=True))
+    assert report["ok"] and report["shards"] == len(list(local_root.glob("shards/wds/*/*.tar")))
+    copy = tmp_path / "served" / "root"
+    shutil.copytree(local_root, copy)
+    shard = sorted((copy / "shards" / "wds" / "test").glob("*.tar"))[0]
+    shard.write_bytes(shard.read_bytes()[:-1024])
+    served = http_server(copy.parent).start()
+    try:
+        report = run_verify(VerifyConfig(root=served.url + "/root", splits=("test",), quick=True))
+    finally:
+        served.stop()
+    assert not report["ok"]
+    assert report["problems"][0]["shard"] == f"{served.url}/root/shards/wds/test/{shard.name}"

@@ -7,7 +7,7 @@ import click
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset root.")
+@click.option("--root", required=True, help="Dataset root: a directory, or the URL of a root of WebDataset shards.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["lmdb", "wds"]),
               help="Format to check (repeatable; default: all found).")
 @click.option("--split", "splits", multiple=True, help="Split to check (repeatable; default: all found).")

@@ -137,14 +137,16 @@ def mirror_dir(url: str) -> Path:
     return cache_home() / f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
 
 
-def mirror_root(url: str, splits: list[str], fmt: str = "wds", retry: Retry = Retry()) -> Path:
+def mirror_root(url: str, splits: list[str] | None, fmt: str = "wds", retry: Retry = Retry(),
+                into: Path | None = None) -> Path:
     """Copy the catalog of the root at ``url`` and the ``fmt`` manifests of ``splits`` (those that
-    exist) into its mirror, fresh on every call (they are small); return the mirror."""
-    from tvrkit.catalog import catalog_dir
+    exist; None: every split of the catalog) into its mirror (or ``into``), fresh on every call
+    (they are small); return the mirror."""
+    from tvrkit.catalog import catalog_dir, read_catalog
     from tvrkit.shards.formats.base import split_dir
     from tvrkit.shards.manifest import MANIFEST
 
-    mirror = mirror_dir(url)
+    mirror = into or mirror_dir(url)
     for table in CATALOG_TABLES:
         try:
             data = read_url(join(url, "catalog", f"{table}.parquet"), retry)
@@ -152,7 +154,7 @@ def mirror_root(url: str, splits: list[str], fmt: str = "wds", retry: Retry = Re
             raise DataError(f"catalog table missing: {join(url, 'catalog', table + '.parquet')} "
                             "(is data.root the root `tvrkit upload` copied?)") from None
         write_bytes_atomic(catalog_dir(mirror) / f"{table}.parquet", data)
-    for split in dict.fromkeys(splits):
+    for split in dict.fromkeys(read_catalog(mirror).split_names() if splits is None else splits):
         local = split_dir(mirror, fmt, split) / MANIFEST
         try:
             data = read_url(join(url, "shards", fmt, split, MANIFEST), retry)

@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tvrkit.errors import DataError
+from tvrkit.errors import ConfigError, DataError
 from tvrkit.fsutil import sha256_file
-from tvrkit.shards.formats.base import ShardFormat, get_format
 from tvrkit.shards.config import VerifyConfig
+from tvrkit.shards.formats.base import ShardFormat, get_format
 from tvrkit.shards.manifest import MANIFEST, find_manifests, read_manifest
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,43 @@ def check_complete(root: str | Path, formats: tuple[str, ...] = (),
     return problems
 
 
+def verify_url(cfg: VerifyConfig) -> dict[str, Any]:
+    """:func:`run_verify` of a URL root (WebDataset shards only): its catalog and manifests are
+    fetched, then each split's shards, as they are at the URL, into a temporary directory that
+    holds one split at a time; problems name the URLs."""
+    import shutil
+    import tempfile
+
+    from tvrkit.shards.remote import Retry, join, mirror_root, read_url
+
+    if set(cfg.formats) - {"wds"}:
+        raise ConfigError(f"--format: a URL root ({cfg.root}) holds WebDataset shards only")
+    splits, shards, problems = [], 0, []
+    with tempfile.TemporaryDirectory(prefix="tvrkit-verify-") as tmp:
+        local = mirror_root(cfg.root, list(cfg.splits) or None, "wds", Retry(), into=Path(tmp))
+        for split_dir in find_manifests(local, ("wds",), cfg.splits):
+            rel = split_dir.relative_to(local).as_posix()
+            for record in read_manifest(split_dir)["shards"]:
+                try:
+                    (split_dir / record["file"]).write_bytes(read_url(join(cfg.root, rel, record["file"])))
+                except FileNotFoundError:
+                    pass  # verify_split reports it missing
+            checked, found = verify_split(split_dir, cfg.quick)
+            splits, shards = splits + [join(cfg.root, rel)], shards + checked
+            problems += [{**p, "shard": p["shard"].replace(tmp, cfg.root.rstrip("/"), 1)} for p in found]
+            shutil.rmtree(split_dir)
+    if not splits:
+        raise DataError(f"no WebDataset splits at {cfg.root} match split(s) {list(cfg.splits) or 'any'}")
+    return {"ok": not problems, "splits": splits, "shards": shards, "problems": problems}
+
+
 def run_verify(cfg: VerifyConfig) -> dict[str, Any]:
     """Verify every selected split and the set's completeness against the catalog; return
-    ``{"ok", "splits", "shards", "problems"}``."""
+    ``{"ok", "splits", "shards", "problems"}``. A URL root: :func:`verify_url`."""
+    from tvrkit.shards.remote import is_url
+
+    if is_url(cfg.root):
+        return verify_url(cfg)
     dirs = find_manifests(cfg.root, cfg.formats, cfg.splits)
     problems = check_complete(cfg.root, cfg.formats, cfg.splits)
     if not dirs and not problems:
