@@ -8,6 +8,7 @@ keys given in the eval config win. A cross-key problem is a :class:`ConfigError`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,10 @@ class EvalConfig:
     @property
     def eval_split(self) -> str:
         return self.split or self.data.test_split
+
+    def chosen_post_params(self) -> dict[str, Any]:
+        """The chosen post-processor's parameters, defaults filled in (``tvrkit metrics``' rules)."""
+        return chosen_params(self.post, **dataclasses.asdict(self.post_params))
 
     @property
     def model_source(self) -> ModelSource:

@@ -154,7 +154,10 @@ def _dense_metrics(cfg: EvalConfig, model: Any, embedded: Any, bank: Any, scorer
     spec = level_spec(model, cfg.post)
     bank_path, sim_path, levels = None, out / "sim.npy", None
     if spec is not None:  # the method normalises each level with its own bank (UCoFiA's SK-norm)
-        levels, sim_path = dense_level_post(cfg, model, embedded, bank, scorer, device, spec, out), out / "sim_post.npy"
+        levels = dense_level_post(model, embedded, bank, scorer, device, spec, out, post=cfg.post,
+                                  params=cfg.chosen_post_params(), transductive=cfg.transductive,
+                                  bank_split=cfg.querybank_split or cfg.data.train_split, score_block=cfg.score_block)
+        sim_path = out / "sim_post.npy"
     else:
         np.save(sim_path, dense_t2v(embedded, scorer if fine else None))
         if bank is not None:

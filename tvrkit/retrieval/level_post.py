@@ -11,13 +11,12 @@ unprocessed one (recorded as not post-processed, as ``tvrkit metrics`` does with
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tvrkit.retrieval.postprocess import apply_levels_postprocess, chosen_params
+from tvrkit.retrieval.postprocess import apply_levels_postprocess
 
 
 def level_spec(model: Any, post: str) -> dict[str, Any] | None:
@@ -26,16 +25,14 @@ def level_spec(model: Any, post: str) -> dict[str, Any] | None:
     return None if post == "none" or hook is None else hook(post)
 
 
-def post_params(cfg: Any) -> dict[str, Any]:
-    """The chosen post-processor's parameters from an eval config (``tvrkit metrics``' rules)."""
-    return chosen_params(cfg.post, **dataclasses.asdict(cfg.post_params))
-
-
-def dense_level_post(cfg: Any, model: Any, embedded: Any, bank: Any, scorer: Any, device: Any,
-                     spec: dict[str, Any], out: Path) -> dict[str, Any]:
+def dense_level_post(model: Any, embedded: Any, bank: Any, scorer: Any, device: Any, spec: dict[str, Any],
+                     out: Path, *, post: str, params: dict[str, Any], transductive: bool, bank_split: str,
+                     score_block: int) -> dict[str, Any]:
     """Score every level densely (``sim.npy`` keeps the raw total), normalise each level with its
-    querybank scores and write the combination to ``sim_post.npy``. Returns what metrics.json
-    records: the post-processor, its parameters, the text->video querybank and ``post_levels``."""
+    querybank scores (``bank``: the captions of ``bank_split``; None: the evaluated queries, which
+    needs ``transductive``) by post-processor ``post`` with ``params`` and write the combination to
+    ``sim_post.npy``. Returns what metrics.json records: the post-processor, its parameters, the
+    text->video querybank and ``post_levels``."""
     from tvrkit.retrieval.scorer import dense_scores, model_scorer
 
     levels = tuple(spec["weights"])
@@ -44,19 +41,18 @@ def dense_level_post(cfg: Any, model: Any, embedded: Any, bank: Any, scorer: Any
     banks = None
     source = "evaluated queries (transductive)"
     if bank is not None:
-        bank_scorer = model_scorer(model, bank, embedded, "t2v", device, cfg.score_block)
+        bank_scorer = model_scorer(model, bank, embedded, "t2v", device, score_block)
         banks = dense_scores(embedded, bank_scorer, levels, texts=bank)
-        source = f"split {cfg.querybank_split or cfg.data.train_split} captions"
+        source = f"split {bank_split} captions"
     keep = ~np.isnan(sims[levels[0]]).all(axis=0)  # missing videos stay all-NaN (ranked last)
-    params = post_params(cfg)
     result = apply_levels_postprocess(
-        cfg.post, {k: v[:, keep] for k, v in sims.items()},
+        post, {k: v[:, keep] for k, v in sims.items()},
         None if banks is None else {k: v[:, keep] for k, v in banks.items()},
-        spec["weights"], transductive=cfg.transductive, bank_source=source, **params)
+        spec["weights"], transductive=transductive, bank_source=source, **params)
     combined = np.full(sims[levels[0]].shape, np.nan, dtype=np.float64)
     combined[:, keep] = result.sim
     np.save(out / "sim_post.npy", combined)
-    return {"post": cfg.post, "post_params": params, "querybank": result.querybank,
+    return {"post": post, "post_params": params, "querybank": result.querybank,
             "post_levels": {"levels": spec["levels"], "weights": spec["weights"], "combine": spec["combine"],
                             "querybank": result.querybank, "t2v_only": True}}
 
