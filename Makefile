@@ -46,8 +46,8 @@ compare: setup ## every published method x 3 seeds on the synthetic demo data (t
 bench: setup ## run every stage benchmark and write bench/results.md
 	$(BIN)/python -m benchmarks.all --out bench/results.md
 
-lint: setup ## ruff over the package and tests
-	$(BIN)/ruff check tvrkit tests cli.py
+lint: setup ## ruff over the package, tests and benchmarks
+	$(BIN)/ruff check tvrkit tests benchmarks cli.py
 
 clean: ## remove build outputs, caches and demo data (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache data runs bench/out

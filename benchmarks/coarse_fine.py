@@ -59,9 +59,9 @@ def _write_problem(case: Case, directory: Path) -> None:
     import torch
     import torch.nn.functional as F
 
+    from tvrkit.models.features import TextFeatures, VideoFeatures
     from tvrkit.retrieval.embed import GLOBAL
     from tvrkit.retrieval.store import StoreWriter
-    from tvrkit.models.features import TextFeatures, VideoFeatures
 
     torch.set_num_threads(case.threads)
     model = _model(case)
