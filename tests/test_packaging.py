@@ -87,5 +87,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     run("tvrkit", "train", "--config", "demo", "--set", "data.root=data", "--set", "train.steps=5",
         "--set", "train.progress=false", "--out", "run")
     assert (work / "run" / "checkpoints" / "best.pt").is_file()
-    run("tvrkit", "eval", "--checkpoint", "run/checkpoints/best.pt", "--out", "eval")
+    output = run("tvrkit", "eval", "--checkpoint", "run/checkpoints/best.pt", "--out", "eval")
     assert (work / "eval" / "metrics.json").is_file() and (work / "eval" / "report.html").is_file()
+    # quiet by default: no third-party INFO line, nothing untrue (the checkpoint's weights do load)
+    assert "initialized randomly" not in output and "INFO root" not in output, output
