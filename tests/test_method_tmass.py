@@ -171,3 +171,19 @@ def test_checkpoint_layout_is_told_apart_from_x_pool():
         load_checkpoint(CHECKPOINT, config={"method": "xpool", "backbone": {"name": "tmass-tiny"}})
     with pytest.raises(ConfigError, match="looks like a xpool checkpoint"):
         load_checkpoint(FIXTURES / "xpool" / "hf" / "model_best.pth", config=tiny())
+
+
+@pytest.mark.parametrize("dataset", ["msrvtt", "lsmdc", "didemo"])
+def test_recipes_carry_the_official_training_flags(dataset):
+    """X-Pool's training (transformers' AdamW, its sampling, one process) and each README command's options."""
+    from tvrkit.train import load_train_config
+
+    cfg = load_train_config(f"{dataset}-tmass-vit-b32")
+    assert (cfg.optim.type, cfg.optim.schedule, cfg.optim.backbone_lr) == ("hf_adamw", "hf_cosine", 1e-6)
+    assert (cfg.data.train_sampling, cfg.data.eval_sampling, cfg.data.batch_size) == ("xpool", "xpool", 32)
+    assert cfg.model.options.max_frames == cfg.data.max_frames == 12
+    expected = {"msrvtt": (3e-5, 0.3, "uniform01", 0.8), "lsmdc": (1e-5, 0.3, "normal", 0.0),
+                "didemo": (1e-5, 0.4, "uniform01", 0.0)}[dataset]
+    opts = cfg.model.options
+    assert (cfg.optim.lr, opts.dropout, opts.prior, opts.support_loss_weight) == expected
+    assert opts.trials == 20 and opts.seed == 24
