@@ -127,9 +127,10 @@ def test_local_is_the_official_all_gather_and_full_the_whole_batch_gradient(tmp_
         assert _close(result[rule]["logit_scale"], single["logit_scale"], rel=1e-5), rule
 
 
-def test_local_with_a_reference_scales_pre_gather_gradients_in_one_process(monkeypatch):
+def test_local_with_a_reference_scales_pre_gather_gradients_in_one_process_and_accumulation(monkeypatch):
     """One rank reproducing W_ref = 4: the towers get 1/4 of the gradient, the logit scale all of it;
-    ``full`` and ``local`` without a reference leave one process's gradient as it is."""
+    ``full`` and ``local`` without a reference leave one process's gradient as it is; with gradient
+    accumulation the scale holds for the accumulated gradient."""
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(var, raising=False)
     single = _single_process()
@@ -142,6 +143,16 @@ def test_local_with_a_reference_scales_pre_gather_gradients_in_one_process(monke
         for name, grad in single.items():
             scale = 1.0 if name == "logit_scale" else tower_scale
             assert _close(grads[name], grad * scale), (rule, reference, name)
+    # two accumulated micro-batches (loss / 2 each) reproducing W_ref = 2: the towers half, the head whole
+    accumulated = {}
+    for rule, reference in (("full", None), ("local", 2)):
+        model = TwoTower()
+        for half in (slice(0, ROWS), slice(ROWS, 2 * ROWS)):
+            with dist.gather_grad(rule, reference):
+                (model(*(t[half] for t in _batch()), dist.all_gather_with_grad) / 2).backward()
+        accumulated[rule] = _grads(model)
+    for name, grad in accumulated["full"].items():
+        assert _close(accumulated["local"][name], grad * (1.0 if name == "logit_scale" else 0.5)), name
     with pytest.raises(ValueError, match="unknown gather"):
         with dist.gather_grad("sum"):
             pass
