@@ -66,7 +66,7 @@ def _ms_per_query_1k(metrics: dict[str, Any]) -> float | None:
     c2f = proto.get("coarse_to_fine")
     if c2f and c2f.get("seconds"):
         secs = c2f["seconds"]["t2v"]
-        return 1000.0 * (secs["global"] * 1000.0 / n_videos + secs["fine"]) / n_texts
+        return 1000.0 * (secs["global"] * 1000.0 / n_videos + (secs["fine"] or 0.0)) / n_texts
     if "dense_scoring_seconds" in proto:
         return 1000.0 * proto["dense_scoring_seconds"] * 1000.0 / n_videos / n_texts
     return None
