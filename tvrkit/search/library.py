@@ -56,7 +56,11 @@ def scan_folder(folder: str | os.PathLike[str], exclude: Iterable[str | os.PathL
     seen_dirs: dict[tuple[int, int], str] = {}
     found: list[SourceFile] = []
     for directory, subdirs, files in os.walk(root, followlinks=True):
-        st = os.stat(directory)
+        try:
+            st = os.stat(directory)
+        except OSError:  # removed while scanning
+            subdirs[:] = []
+            continue
         if (st.st_dev, st.st_ino) in seen_dirs:  # reached again through a symlink: a loop or a second way in
             log.warning("%s: already scanned as %s (symlink loop?); not entered again", printable(directory),
                         printable(seen_dirs[st.st_dev, st.st_ino]))
