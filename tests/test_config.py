@@ -1,5 +1,5 @@
-"""Config loading: defaults from the schema, typed --set overrides, and errors that name
-the dotted key and what is allowed (exit 2), all before any work starts."""
+"""Config loading: defaults from the dataclasses (the schemas write none), typed --set overrides,
+and errors that name the dotted key and what is allowed (exit 2), all before any work starts."""
 
 from __future__ import annotations
 
@@ -149,3 +149,77 @@ def test_set_null_is_null_where_the_schema_allows_null(raw, value):
     assert parse_value(raw, {"type": ["string", "null"]}, "k") == value
     assert apply_overrides({}, [f"data.val_split={raw}"], "train")["data"]["val_split"] == value
     assert parse_value("null", {"type": "string"}, "k") == "null"  # a plain string key keeps the text
+
+
+#: each stage schema, its dataclass and the keys it requires
+STAGE_SCHEMAS = {
+    "data": ("tvrkit.data.config:DataConfig", {}),
+}
+
+
+def _defaults_module(tmp_path, monkeypatch, name: str, frames: int) -> str:
+    (tmp_path / f"{name}.py").write_text(
+        "import dataclasses\n\n\n@dataclasses.dataclass(frozen=True)\n"
+        f"class Section:\n    frames: int = {frames}\n    tag: str | None = None\n\n\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class Stage:\n    name: str = 'run'\n    section: Section = dataclasses.field(default_factory=Section)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return f"{name}:Stage"
+
+
+def _stage_schema(defaults_from: str) -> dict:
+    section = {"type": "object", "additionalProperties": False, "properties": {
+        "frames": {"type": "integer", "minimum": 1}, "tag": {"type": ["string", "null"]}}}
+    return {"x-tvrkit-defaults-from": defaults_from, "type": "object", "additionalProperties": False,
+            "properties": {"name": {"type": "string"}, "section": section}}
+
+
+def test_a_default_lives_only_in_the_dataclass(toy_schemas, tmp_path, monkeypatch):
+    from tvrkit.config import resolve_config
+
+    for frames in (12, 7):  # the same schema file; only the dataclass's default changes
+        ref = _defaults_module(tmp_path, monkeypatch, f"stage_defaults_{frames}", frames)
+        (toy_schemas / "stage.schema.json").write_text(json.dumps(_stage_schema(ref)))
+        schema_mod.forget_schemas()
+        resolved = resolve_config("stage", {})
+        assert resolved == {"name": "run", "section": {"frames": frames, "tag": None}}
+        assert resolve_config("stage", {}, ["section.tag=null", "section.frames=3"])["section"] == {
+            "frames": 3, "tag": None}
+        with pytest.raises(ConfigError, match=r"section\.frames"):
+            resolve_config("stage", {"section": {"frames": 0}})
+
+
+def test_a_key_without_a_field_or_a_field_without_a_key_is_named(toy_schemas, tmp_path, monkeypatch):
+    ref = _defaults_module(tmp_path, monkeypatch, "stage_defaults_keys", 12)
+    schema = _stage_schema(ref)
+    schema["properties"]["section"]["properties"]["extra"] = {"type": "integer"}
+    (toy_schemas / "stage.schema.json").write_text(json.dumps(schema))
+    schema_mod.forget_schemas()
+    with pytest.raises(TypeError, match=r"Section disagree: keys without a field \['extra'\]"):
+        schema_mod.load_schema("stage")
+    del schema["properties"]["section"]["properties"]["extra"], schema["properties"]["name"]
+    (toy_schemas / "stage.schema.json").write_text(json.dumps(schema))
+    schema_mod.forget_schemas()
+    with pytest.raises(TypeError, match=r"Stage disagree: keys without a field \[\], fields without a key \['name'\]"):
+        schema_mod.load_schema("stage")
+
+
+def _defaults_written(node, path=""):
+    if isinstance(node, dict):
+        if "default" in node:
+            yield path or "<top level>"
+        for key, value in node.items():
+            yield from _defaults_written(value, f"{path}.{key}" if path else key)
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_SCHEMAS))
+def test_stage_schema_files_write_no_default_and_resolve_to_the_dataclass(name):
+    from tvrkit.config import resolve_config
+
+    text = json.loads((schema_mod.schema_dir() / f"{name}.schema.json").read_text())
+    assert list(_defaults_written(text)) == [], f"{name}.schema.json writes defaults; they belong in the dataclass"
+    ref, required = STAGE_SCHEMAS[name]
+    cls = schema_mod._named(ref)
+    resolved = resolve_config(name, required)
+    assert set(resolved) == {f.name for f in dataclasses.fields(cls)}
+    assert from_dict(cls, resolved) == from_dict(cls, required)

@@ -31,14 +31,15 @@ def option(
     maximum: float | None = None,
     exclusive_minimum: float | None = None,
     exclusive_maximum: float | None = None,
+    min_length: int | None = None,
 ) -> Any:
     """A dataclass field with its default and, in its metadata, the description and the allowed
-    values (``choices``; bounds apply to the items of a tuple field). ``factory`` builds a nested
-    option group (or any mutable default)."""
+    values (``choices``; bounds and ``min_length`` apply to the items of a tuple field). ``factory``
+    builds a nested option group (or any mutable default)."""
     if not description:
         raise ValueError("an option needs a description: it is what users read in the schema and the docs")
     bounds = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_minimum,
-              "exclusiveMaximum": exclusive_maximum}
+              "exclusiveMaximum": exclusive_maximum, "minLength": min_length}
     meta: dict[str, Any] = {"description": description, **{k: v for k, v in bounds.items() if v is not None}}
     if choices is not None:
         meta["enum"] = list(choices)
@@ -87,3 +88,38 @@ def dataclass_schema(cls: type, description: str | None = None) -> dict[str, Any
     doc = (description or cls.__doc__ or "").strip()
     return {"type": "object", "additionalProperties": False, "default": {}, "description": " ".join(doc.split()),
             "properties": properties}
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def with_dataclass_defaults(schema: dict[str, Any], cls: type) -> dict[str, Any]:
+    """``schema`` (a hand-written object schema, which describes and constrains each key but
+    writes no default) with every key's ``default`` taken from the field of dataclass ``cls``,
+    so a default lives only in the dataclass. An inline section recurses into its dataclass; a
+    ``$ref`` section gets its defaults from the referenced schema. Either way the field's default
+    must be that dataclass's own defaults. Keys and fields must match one to one (a key the
+    dataclass lacks could not be loaded, a field the schema lacks could not be set or saved)."""
+    properties = dict(schema.get("properties", {}))
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if set(properties) != set(fields):
+        raise TypeError(f"schema and {cls.__name__} disagree: keys without a field "
+                        f"{sorted(set(properties) - set(fields))}, fields without a key "
+                        f"{sorted(set(fields) - set(properties))}")
+    for name, f in fields.items():
+        value = _field_default(f)
+        prop = properties[name]
+        if value is dataclasses.MISSING:
+            continue
+        if dataclasses.is_dataclass(value) and to_dict(value) != to_dict(type(value)()):
+            raise TypeError(f"{cls.__name__}.{name}: a section's default must be {type(value).__name__}(), "
+                            "whose fields hold the section's defaults")
+        if "$ref" not in prop:
+            properties[name] = (with_dataclass_defaults(prop, type(value)) if dataclasses.is_dataclass(value)
+                                else {**prop, "default": to_dict(value)})
+    return {**schema, "properties": properties}

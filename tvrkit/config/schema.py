@@ -26,17 +26,30 @@ def schema_dir() -> Path:
 #: a schema holding this key is completed by the function it names (``"module:function"``, called
 #: with the file's schema): e.g. the model schema gets one section per registered method
 GENERATED_BY = "x-tvrkit-generated-by"
+#: a schema holding this key (``"module:Class"``) writes no defaults: each key's default is the
+#: field default of that dataclass (:func:`tvrkit.config.options.with_dataclass_defaults`)
+DEFAULTS_FROM = "x-tvrkit-defaults-from"
 
 
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Load ``NAME.schema.json`` (cached), completed by its generator if it names one."""
+    """Load ``NAME.schema.json`` (cached), completed by its generator and with its dataclass's
+    defaults if it names them."""
     with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as fh:
         schema = json.load(fh)
     if GENERATED_BY in schema:
-        module, func = schema[GENERATED_BY].split(":")
-        schema = getattr(importlib.import_module(module), func)(schema)
+        schema = _named(schema[GENERATED_BY])(schema)
+    if DEFAULTS_FROM in schema:
+        from tvrkit.config.options import with_dataclass_defaults
+
+        schema = with_dataclass_defaults(schema, _named(schema[DEFAULTS_FROM]))
     return schema
+
+
+def _named(ref: str) -> Any:
+    """The object ``"module:name"`` names."""
+    module, attr = ref.split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def forget_schemas() -> None:
