@@ -7,7 +7,7 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class ShardConfig:
-    """What to shard and how; defaults mirror the schema (which documents each key)."""
+    """What to shard and how; the defaults live here (the schema documents and constrains each key)."""
 
     root: str = "data/synthetic"
     format: str = "wds"
