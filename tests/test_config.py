@@ -153,6 +153,7 @@ def test_set_null_is_null_where_the_schema_allows_null(raw, value):
 
 #: each stage schema, its dataclass and the keys it requires
 STAGE_SCHEMAS = {
+    "train": ("tvrkit.train.config:TrainConfig", {"data": {}, "model": {}}),
     "eval": ("tvrkit.eval.config:EvalConfig", {}),
     "index": ("tvrkit.search.config:IndexConfig", {"videos": "v", "out": "o"}),
     "prepare": ("tvrkit.prepare:PrepareConfig", {}),
