@@ -8,7 +8,7 @@ own dependencies (transformers 4.30.2 as its README pins; scipy and tqdm for ``m
     /tmp/tmass-venv/bin/pip install torch transformers==4.30.2 scipy tqdm
     /tmp/tmass-venv/bin/python tools/tmass_golden.py tiny --official CHECKOUT --out tests/fixtures/methods/tmass
     /tmp/tmass-venv/bin/python tools/tmass_golden.py vit-b32 --official CHECKOUT --out /tmp/tmass-b32
-    .venv/bin/python tools/tmass_golden.py check /tmp/tmass-b32      # tvrkit's side of the held-out check
+    .venv/bin/python tools/tmass_golden.py check --out /tmp/tmass-b32   # tvrkit's side of the held-out check
 
 ``tiny`` writes the test fixture: a seeded random tiny Hugging Face ``CLIPModel`` inside the official
 ``CLIPStochastic`` with perturbed heads, saved by the official ``Trainer._save_checkpoint``
