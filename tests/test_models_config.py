@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tvrkit.config import from_dict, resolve_config, to_dict
+from tvrkit.config import to_dict
 from tvrkit.config.schema import load_schema
 from tvrkit.errors import ConfigError
 from tvrkit.models import ModelConfig, load_model_config, method_names
@@ -17,13 +17,6 @@ def _walk(node: dict, path: str = ""):
     for key, prop in node.get("properties", {}).items():
         yield f"{path}{key}", prop
         yield from _walk(prop, f"{path}{key}.")
-
-
-def test_schema_defaults_are_the_dataclass_defaults():
-    assert from_dict(ModelConfig, resolve_config("model", {})) == ModelConfig()
-    for name in method_names():
-        cfg = load_model_config(base={"method": name})
-        assert to_dict(cfg)[name] == resolve_config("model", {"method": name})[name], name
 
 
 def test_every_key_has_a_default_and_a_description_and_objects_are_closed():

@@ -1,8 +1,9 @@
 """The model config: ``model.method`` (which registered method), ``model.backbone`` (the CLIP
 towers every method shares) and the chosen method's options, read from ``model.<method>``.
 
-``model.schema.json`` holds the backbone's keys; the method names and each method's section are
-generated from the registry (:func:`tvrkit.models.methods.model_schema`). Torch-free on purpose,
+``model.schema.json`` only describes ``model.method``; its names, the backbone section and each
+method's section are generated from the registry and the options dataclasses here and in each
+method (:func:`tvrkit.models.methods.model_schema`), which hold every default. Torch-free on purpose,
 so that train/eval configs can import it without loading torch.
 """
 
@@ -22,13 +23,33 @@ SCHEMA = "model"
 
 @dataclass(frozen=True)
 class BackboneConfig:
-    name: str = "ViT-B-32"
-    arch: str | None = None
-    pretrained: str | None = None
-    quick_gelu: bool | None = None
-    freeze_layers: int = 0
-    freeze: str = "tvrkit"  # which rule freeze_layers follows: tvrkit's, or CLIP4Clip's official loop
-    grad_checkpointing: bool = False
+    """The CLIP towers: which architecture, which local weights, what to freeze."""
+
+    name: str = option("ViT-B-32", "open_clip architecture name (ViT-B-32, ViT-B-16, ViT-L-14, ...; ViT image tower "
+                       "with open_clip's own text tower). Ignored when arch is set.", min_length=1)
+    arch: str | None = option(None, "A small architecture shipped with tvrkit "
+                              "(tvrkit/models/model_configs/NAME.json, 32 px frames) for tests and the demo; "
+                              "replaces name when set.", choices=(None, "tvrkit-tiny"))
+    pretrained: str | None = option(None, "null = random initialisation; else a local file: OpenAI's TorchScript "
+                                    "archive (ViT-B-32.pt) or an open_clip state dict (.pt/.bin/.safetensors). "
+                                    "Nothing is ever downloaded.")
+    quick_gelu: bool | None = option(None, "QuickGELU activations (OpenAI's CLIP was trained with them). null = "
+                                     "decided from the weights' origin: true for OpenAI's TorchScript archives, bare "
+                                     "state dicts in OpenAI's layout (converted ViT-B-32.pt files) and every "
+                                     "official method checkpoint; the architecture's own setting for open_clip "
+                                     "training checkpoints ({state_dict: ...}) and .safetensors files. Set false for "
+                                     "a LAION/open_clip model saved as a bare state dict.")
+    freeze_layers: int = option(0, "Freeze the patch embedding and the first N transformer blocks of the image tower "
+                                "(0 = train everything).", minimum=0)
+    freeze: str = option("tvrkit", "The rule freeze_layers follows. tvrkit: the patch embedding and the first "
+                         "freeze_layers blocks of the image tower (0 = train everything). clip4clip: the loop of "
+                         "CLIP4Clip's main_task_retrieval.py for --freeze_layer_num (EERCF and UCoFiA run the same "
+                         "loop): only ln_final, text_projection, the logit scale, visual.ln_post, visual.proj and "
+                         "the blocks from freeze_layers on in BOTH towers train, so even freeze_layers 0 freezes the "
+                         "token and positional embeddings, the class embedding, conv1 and ln_pre (27.7M of "
+                         "ViT-B/32's 151M parameters).", choices=("tvrkit", "clip4clip"))
+    grad_checkpointing: bool = option(False, "Recompute transformer blocks of both towers in the backward pass: less "
+                                      "activation memory, about a third more compute.")
 
     @property
     def model_name(self) -> str:

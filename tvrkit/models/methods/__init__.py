@@ -144,10 +144,14 @@ def method_facts(cfg: ModelConfig) -> MethodFacts:
 
 
 def model_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """``model.schema.json`` completed from the registry: ``method`` is one of the registered
-    names and ``model.NAME`` is the schema generated from each method's options dataclass."""
+    """``model.schema.json`` completed from the code: ``method`` is one of the registered names
+    (default :data:`DEFAULT_METHOD`), ``model.backbone`` and each ``model.NAME`` are the schemas
+    generated from the backbone's and each method's options dataclass."""
+    from tvrkit.models.config import BackboneConfig
+
     properties = dict(schema["properties"])
-    properties["method"] = {**properties["method"], "enum": list(method_names())}
+    properties["method"] = {**properties["method"], "enum": list(method_names()), "default": DEFAULT_METHOD}
+    properties["backbone"] = dataclass_schema(BackboneConfig)
     for name, (_, spec) in _registry().items():
         properties[name] = dataclass_schema(spec.options, f"Options of model.method: {name} ({spec.description}); "
                                             f"read only when model.method is {name}. See docs/methods.md.")
