@@ -1,5 +1,6 @@
-"""Find, load and apply the JSON Schemas in ``tvrkit/config/schemas/`` (the single source of truth
-for every config and output document).
+"""Find, load and apply the JSON Schemas in ``tvrkit/config/schemas/`` (what every config and
+output document may hold). A stage schema writes no defaults: each key's default is the field
+default of the config dataclass the schema names, filled in when the schema is loaded.
 
 Schemas reference each other as ``urn:tvrkit:NAME`` (``NAME.schema.json``), so a train
 config can embed the model schema that the model package owns.
