@@ -30,7 +30,7 @@ $(SEARCH_INDEX): $(TRAINED)
 
 $(MEANP_TRAINED): $(SHARDED) $(CONFIG)
 	$(TORCHRUN) --nproc_per_node $(NPROC) -m tvrkit train --config $(CONFIG) --out $(MEANP_OUT) --resume \
-		--set data.root=$(ROOT) --set data.format=$(FORMAT) --set model.temporal.type=meanP $(TRAIN_ARGS)
+		--set data.root=$(ROOT) --set data.format=$(FORMAT) --set model.clip4clip.temporal.type=meanP $(TRAIN_ARGS)
 
 $(MEANP_EVAL): $(MEANP_TRAINED) $(EVALUATED)
 	$(TVRKIT) eval --checkpoint $(MEANP_OUT)/checkpoints/best.pt --out $(MEANP_OUT)/eval --compare $(OUT)/eval \
