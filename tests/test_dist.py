@@ -19,7 +19,7 @@ from tvrkit import dist
 # Uneven on purpose: the gather must handle ranks with different batch sizes.
 RANK_ROWS = [(0, 3), (3, 5)]
 # DRL with its decorrelation term: a loss over token features gathered from every rank.
-SECTIONS = {"method": "drl", "drl": {"temporal": {"layers": 1}, "cdcr_lambda": 0.1, "cdcr_alpha2": 0.5}}
+SECTIONS = {"method": "drl", "drl": {"temporal": {"layers": 1}}}
 
 
 def _model_and_batch():

@@ -189,7 +189,7 @@ def test_eval_ranks_by_coarse_and_reranks_the_methods_top_k(tmp_path):
     doc = run_eval(default)
     c2f = doc["protocol"]["coarse_to_fine"]
     assert c2f["k"] == {"t2v": 4, "v2t": 4}  # K = 50 capped at the 4 videos: every pair re-ranked by total
-    assert c2f["coarse_level"].startswith("coarse") and c2f["fine_levels"] == list(EERCF.score_names)
+    assert c2f["coarse_level"].startswith("coarse") and c2f["fine_levels"] == list(model.score_names)
     assert "## Coarse-to-fine" in (tmp_path / "default" / "metrics.md").read_text()
     two = run_eval(load_eval_config(base={"checkpoint": str(ckpt), "out": str(tmp_path / "k2"), "rerank_topk": 2,
                                           "report": {"enabled": False}}))

@@ -105,7 +105,7 @@ def test_tvrkit_eval_evaluates_an_official_checkpoint_with_its_recipe(tmp_path):
     from tvrkit.models import build_model
     from tvrkit.models.config import load_model_config
 
-    config = yaml.safe_load((FIXTURES.parents[2] / "configs" / "msrvtt-drl-vit-b32.yaml").read_text())
+    config = yaml.safe_load((FIXTURES.parents[2] / "tvrkit" / "configs" / "msrvtt-drl-vit-b32.yaml").read_text())
     config["data"] = {**DATA, "root": str(make_eval_root(tmp_path / "root"))}
     config["model"]["backbone"] = {"arch": "tvrkit-tiny"}
     config["model"]["drl"]["temporal"]["layers"] = 1
