@@ -47,7 +47,7 @@ class SearchBenchConfig:
     refine: int = 50
     train_size: int = 32_768
     videos: int = 40  # index build: synthetic videos (0 skips it)
-    model_config: str = "demo"
+    model_config: str = "configs/demo.yaml"  # a path: the index config makes it absolute
     threads: int = 1  # FAISS OpenMP threads: one query at a time is faster on one thread of a busy machine
     seed: int = 0
 
