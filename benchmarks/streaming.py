@@ -7,7 +7,7 @@ streamed from ``file://`` (the streaming path without a network) and from Python
 - loader: samples/s of one epoch of the training loader alone (no model), the data path's
   own speed;
 - train: samples/s of the real trainer on the config (the demo by default), which is what a
-  user gets; the issue's bar is >= 0.8x the local root's rate.
+  user gets; streaming from 127.0.0.1 should keep >= 0.8x the local root's rate.
 The printed ``ratio`` is http / local training samples/s.
 """
 
@@ -62,7 +62,7 @@ def run_stream_bench(cfg: StreamBenchConfig) -> dict[str, Any]:
             sources = {"local": str(root), "file://": root.as_uri(), "http 127.0.0.1": f"{server.url}/{root.name}"}
             loader = {name: _loader_rate(cfg.config, url) for name, url in sources.items()}
             train = {}
-            for name in ("local", "http 127.0.0.1"):
+            for name in sources:
                 bench = TrainBenchConfig(config=cfg.config, overrides=(f"data.root={sources[name]}",),
                                          formats=("wds",), warmup=cfg.warmup, steps=cfg.steps)
                 train[name] = run_train_bench(bench)["rates"]["wds"]
@@ -74,7 +74,8 @@ def run_stream_bench(cfg: StreamBenchConfig) -> dict[str, Any]:
             os.environ["TVRKIT_CACHE"] = previous
     ratio = train["http 127.0.0.1"]["samples_per_s"] / train["local"]["samples_per_s"]
     return {"config": dataclasses.asdict(cfg), "sources": sources, "loader": loader, "train": train,
-            "ratio": ratio, "loader_ratio": loader["http 127.0.0.1"] / loader["local"],
+            "ratio": ratio, "file_ratio": train["file://"]["samples_per_s"] / train["local"]["samples_per_s"],
+            "loader_ratio": loader["http 127.0.0.1"] / loader["local"],
             "file_loader_ratio": loader["file://"] / loader["local"]}
 
 
@@ -84,11 +85,11 @@ def format_report(r: dict[str, Any]) -> str:
              f"{r['config']['steps']} measured steps after {r['config']['warmup']}",
              f"{'source':<16}{'loader samples/s':>18}{'train samples/s':>17}{'data wait':>11}"]
     for name, rate in r["loader"].items():
-        train = r["train"].get(name)
-        lines.append(f"{name:<16}{rate:>18.1f}" + (f"{train['samples_per_s']:>17.1f}{100 * train['data_wait']:>10.1f}%"
-                                                  if train else f"{'-':>17}{'-':>11}"))
-    lines.append(f"ratio (http / local training samples/s): {r['ratio']:.2f} (target >= 0.8); loader alone: http "
-                 f"{r['loader_ratio']:.2f}x, file:// streaming {r['file_loader_ratio']:.2f}x of local random access")
+        train = r["train"][name]
+        lines.append(f"{name:<16}{rate:>18.1f}{train['samples_per_s']:>17.1f}{100 * train['data_wait']:>10.1f}%")
+    lines.append(f"ratio (http / local training samples/s): {r['ratio']:.2f} (target >= 0.8); file:// streaming "
+                 f"{r['file_ratio']:.2f}x of local random access in training, {r['file_loader_ratio']:.2f}x in the "
+                 f"loader alone (http {r['loader_ratio']:.2f}x)")
     return "\n".join(lines)
 
 
