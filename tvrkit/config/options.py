@@ -19,6 +19,7 @@ from typing import Any
 from tvrkit.config.dataclass import to_dict
 
 _SCALARS: dict[Any, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
+_ARRAY = "array:"  # metadata keys with this prefix constrain the tuple itself, not its items
 
 
 def option(
@@ -32,17 +33,30 @@ def option(
     exclusive_minimum: float | None = None,
     exclusive_maximum: float | None = None,
     min_length: int | None = None,
+    pattern: str | None = None,
+    multiple_of: int | None = None,
+    min_items: int | None = None,
+    max_items: int | None = None,
+    unique_items: bool = False,
+    ref: str | None = None,
 ) -> Any:
     """A dataclass field with its default and, in its metadata, the description and the allowed
-    values (``choices``; bounds and ``min_length`` apply to the items of a tuple field). ``factory``
-    builds a nested option group (or any mutable default)."""
+    values: ``choices``, bounds, ``min_length``, ``pattern`` and ``multiple_of`` apply to the value
+    (to the items of a tuple field), ``min_items`` / ``max_items`` / ``unique_items`` to a tuple.
+    ``factory`` builds a nested option group (or any mutable default). ``ref`` names the schema
+    (``urn:tvrkit:REF``) that describes a section another package owns, defaults included."""
     if not description:
         raise ValueError("an option needs a description: it is what users read in the schema and the docs")
     bounds = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_minimum,
-              "exclusiveMaximum": exclusive_maximum, "minLength": min_length}
+              "exclusiveMaximum": exclusive_maximum, "minLength": min_length, "pattern": pattern,
+              "multipleOf": multiple_of}
+    sizes = {"minItems": min_items, "maxItems": max_items, "uniqueItems": unique_items or None}
     meta: dict[str, Any] = {"description": description, **{k: v for k, v in bounds.items() if v is not None}}
     if choices is not None:
         meta["enum"] = list(choices)
+    if ref is not None:
+        meta["$ref"] = ref
+    meta.update({_ARRAY + k: v for k, v in sizes.items() if v is not None})
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -53,8 +67,11 @@ def _type_schema(tp: Any, bounds: dict[str, Any]) -> dict[str, Any]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
+        nullable = ["null"] if len(args) < len(typing.get_args(tp)) else []
+        if len(args) > 1 and all(a in _SCALARS for a in args):  # e.g. str | int: a size as text or bytes
+            return {"type": [_SCALARS[a] for a in args] + nullable, **bounds}
         if len(args) != 1:
-            raise TypeError(f"unsupported option type {tp}: only X | None unions")
+            raise TypeError(f"unsupported option type {tp}: X | None or unions of scalars")
         inner = _type_schema(args[0], bounds)
         if "enum" in inner:
             inner["enum"] = [*inner["enum"], None]
@@ -74,20 +91,31 @@ def dataclass_schema(cls: type, description: str | None = None) -> dict[str, Any
     description and constraints; unknown keys are rejected (``additionalProperties: false``)."""
     hints = typing.get_type_hints(cls)
     properties: dict[str, Any] = {}
+    required: list[str] = []
     for f in dataclasses.fields(cls):
         meta = dict(f.metadata)
         text = meta.pop("description", None)
         if text is None:
             raise TypeError(f"{cls.__name__}.{f.name}: declare it with tvrkit.config.options.option(...)")
+        if "$ref" in meta:  # a section another package owns: its schema holds its keys and defaults
+            properties[f.name] = {"$ref": f"urn:tvrkit:{meta['$ref']}", "description": text}
+            continue
+        sizes = {k[len(_ARRAY):]: meta.pop(k) for k in list(meta) if k.startswith(_ARRAY)}
         enum = meta.pop("enum", None)
         node = _type_schema(hints[f.name], meta)
         if enum is not None:
-            node["enum"] = enum
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        properties[f.name] = {**node, "default": to_dict(default), "description": text}
+            (node["items"] if "items" in node else node)["enum"] = enum  # a tuple's choices are its items'
+        node.update(sizes)
+        default = _field_default(f)
+        if default is dataclasses.MISSING:
+            required.append(f.name)
+            properties[f.name] = {**node, "description": text}
+        else:
+            properties[f.name] = {**node, "default": to_dict(default), "description": text}
     doc = (description or cls.__doc__ or "").strip()
-    return {"type": "object", "additionalProperties": False, "default": {}, "description": " ".join(doc.split()),
-            "properties": properties}
+    schema = {"type": "object", "additionalProperties": False, "default": {}, "description": " ".join(doc.split()),
+              "properties": properties}
+    return {**schema, "required": required} if required else schema
 
 
 def _field_default(f: dataclasses.Field) -> Any:

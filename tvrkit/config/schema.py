@@ -30,6 +30,9 @@ GENERATED_BY = "x-tvrkit-generated-by"
 #: a schema holding this key (``"module:Class"``) writes no defaults: each key's default is the
 #: field default of that dataclass (:func:`tvrkit.config.options.with_dataclass_defaults`)
 DEFAULTS_FROM = "x-tvrkit-defaults-from"
+#: a schema file holding this key (``"module:Class"``) only titles the schema that options
+#: dataclass generates: keys, defaults, descriptions and constraints (:mod:`tvrkit.config.options`)
+DATACLASS = "x-tvrkit-dataclass"
 
 
 @functools.cache
@@ -38,6 +41,10 @@ def load_schema(name: str) -> dict[str, Any]:
     defaults if it names them."""
     with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as fh:
         schema = json.load(fh)
+    if DATACLASS in schema:
+        from tvrkit.config.options import dataclass_schema
+
+        schema = {**dataclass_schema(_named(schema[DATACLASS])), **schema}
     if GENERATED_BY in schema:
         schema = _named(schema[GENERATED_BY])(schema)
     if DEFAULTS_FROM in schema:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from tvrkit.config.options import option
 from tvrkit.fsutil import atomic_path
 from tvrkit.media.argv import compress_argv, thread_budget, usable_cores
 from tvrkit.media.probe import (
@@ -45,15 +46,22 @@ _DISK_FULL = "No space left on device"  # ffmpeg's (strerror's) words when a wri
 
 @dataclasses.dataclass(frozen=True)
 class CompressConfig:
-    """Settings of the compression stage (``schemas/prepare.schema.json`` documents each)."""
+    """Settings of the compression stage: each option's default, description and allowed values
+    (``schemas/compress.schema.json`` is generated from them)."""
 
-    fps: float = 3.0
-    size: int = 224
-    crf: int = 23
-    preset: str = "superfast"
-    workers: int = 0  # 0: one per usable core
-    timeout: float = 600.0
-    ffmpeg: str | None = None
+    fps: float = option(3.0, "Output frames per second (the field samples 1-3 fps from these).", exclusive_minimum=0)
+    size: int = option(224, "Output short side in pixels (even: H.264 4:2:0 needs even sides); aspect ratio kept.",
+                       minimum=16, multiple_of=2)
+    crf: int = option(23, "x264 constant rate factor (lower = better quality, bigger files).", minimum=0, maximum=51)
+    preset: str = option("superfast", "x264 speed preset. At 224p and 3 fps the encoder sees ~1/10 of the source's "
+                         "frames at a fraction of its pixels; slower presets mostly shrink files that are already "
+                         "small.", choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"))
+    workers: int = option(0, "Parallel ffmpeg processes; 0 = one per usable core. Decoder threads per process = "
+                          "cores // workers.", minimum=0)
+    timeout: float = option(600.0, "Seconds one video may take before its ffmpeg is killed and the video recorded as "
+                            "failed.", exclusive_minimum=0)
+    ffmpeg: str | None = option(None, "ffmpeg binary to run (default: $TVRKIT_FFMPEG, else the one shipped by "
+                                "imageio-ffmpeg).")
 
 
 @dataclasses.dataclass(frozen=True)
