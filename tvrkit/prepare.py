@@ -23,6 +23,7 @@ from tvrkit import __version__
 from tvrkit.catalog import Catalog, arrow_schema, catalog_dir, write_catalog
 from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
 from tvrkit.config import load_config, save_resolved, to_dict
+from tvrkit.config.options import option
 from tvrkit.datasets.base import BuildRequest
 from tvrkit.datasets.locate import locate_videos
 from tvrkit.datasets.registry import get_dataset
@@ -44,22 +45,33 @@ _LOCAL_COMPRESS_KEYS = ("workers", "timeout", "ffmpeg")
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
-    """Config of :func:`run_prepare`; ``schemas/prepare.schema.json`` documents every key."""
+    """Config of :func:`run_prepare`: each option's default, description and allowed values
+    (``schemas/prepare.schema.json`` is generated from them)."""
 
-    dataset: str = "synthetic"
-    root: str = "data/synthetic"
-    videos_dir: str | None = None
-    annotations: str | None = None
-    annotations_url: str | None = None
-    captions: str | None = None
-    test_fraction: float = 0.0
-    videos: int = 400
-    seed: int = 0
-    skip_videos: bool = False
-    part: str = "1/1"
-    merge: bool = False
-    strict: bool = False
-    compress: CompressConfig = CompressConfig()
+    dataset: str = option("synthetic", "Which dataset's annotations to parse (custom: your own captions file; "
+                          "synthetic: generated).", choices=("msrvtt", "msvd", "didemo", "activitynet", "lsmdc",
+                                                              "vatex", "charades", "custom", "synthetic"))
+    root: str = option("data/synthetic", "Dataset root folder (ROOT): raw/, catalog/, compressed/, failures.jsonl.",
+                       min_length=1)
+    videos_dir: str | None = option(None, "Folder holding the raw videos (searched recursively by id and common "
+                                    "extensions). Synthetic: ROOT/raw_videos.")
+    annotations: str | None = option(None, "An annotation archive or folder you already have (no download).")
+    annotations_url: str | None = option(None, "Download the annotations from this URL instead of the dataset's own "
+                                         "source.")
+    captions: str | None = option(None, "custom: CSV or JSONL with video_id, caption, optional split, start, end.")
+    test_fraction: float = option(0.0, "custom without a split column: fraction of videos (by a hash of the id) sent "
+                                  "to the test split.", minimum=0, maximum=1)
+    videos: int = option(400, "synthetic: number of videos to generate.", minimum=2)
+    seed: int = option(0, "synthetic: generation seed.", minimum=0)
+    skip_videos: bool = option(False, "Only build the catalog; videos stay 'pending'.")
+    part: str = option("1/1", "I/N: compress only the I-th of N deterministic shares of the videos (1-based) and "
+                       "write their rows and failures under ROOT/parts/prepare/; auto: this Slurm array task's share "
+                       "(SLURM_ARRAY_TASK_ID, _COUNT, _MIN, _STEP). Then run once with merge.",
+                       pattern="^([0-9]+/[0-9]+|auto)$")
+    merge: bool = option(False, "Merge the finished parts (ROOT/parts/prepare/part-I-of-N/) into the catalog, "
+                         "failures.jsonl and prepare.summary.json one machine would write; compresses nothing.")
+    strict: bool = option(False, "Exit with status 1 when any video is missing or failed (default: warn and exit 0).")
+    compress: CompressConfig = option(CompressConfig(), "The ffmpeg compression stage.", ref="compress")
 
 
 def load_prepare_config(overrides: list[str] | tuple[str, ...] = (),
