@@ -18,7 +18,8 @@ def model_section(temporal: str = "meanP", fine: bool = True) -> dict[str, Any]:
     """A published method on tvrkit-tiny: DRL (a fine token-level score that eval re-ranks the
     global ranking with) when ``fine``, else CLIP4Clip (its global vectors rank by its score)."""
     method = "drl" if fine else "clip4clip"
-    return {"method": method, "backbone": {"arch": "tvrkit-tiny"}, method: {"temporal": {"type": temporal, "layers": 1}}}
+    options = {"temporal": {"type": temporal, "layers": 1}}
+    return {"method": method, "backbone": {"arch": "tvrkit-tiny"}, method: options}
 
 
 def make_checkpoint(path: Path, root: Path, temporal: str = "meanP", fine: bool = True, seed: int = 0) -> Path:

@@ -26,10 +26,10 @@ import pytest
 import torch
 
 from tvrkit.errors import ConfigError
-from tvrkit.retrieval.coarse_fine import coarse_t2v, final_top, fine_rerank, union_item_scorer
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
 from tvrkit.models.methods.eercf.model import EERCF
+from tvrkit.retrieval.coarse_fine import coarse_t2v, final_top, fine_rerank, union_item_scorer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "eercf"
 FULL = 5  # videos 0..4 have every frame

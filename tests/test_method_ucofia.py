@@ -25,11 +25,11 @@ import open_clip
 import pytest
 import torch
 
-from tvrkit.retrieval.postprocess import apply_levels_postprocess
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
 from tvrkit.models.methods.ucofia import LEVELS
 from tvrkit.models.methods.ucofia.model import UCoFiA
+from tvrkit.retrieval.postprocess import apply_levels_postprocess
 
 FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "ucofia"
 NAMES = (*LEVELS, "total")

@@ -33,7 +33,8 @@ def setup(tmp_path_factory):
     (base / "ucofia-tiny-vocab.json").write_text(json.dumps(arch))
     open_clip.add_model_config(base / "ucofia-tiny-vocab.json")
     cfg = load_model_config(base={"method": "ucofia", "backbone": {"name": "ucofia-tiny-vocab"},
-                                  "ucofia": {"temporal": {"type": "seqTransf", "layers": 1}, "max_frames": DATA["max_frames"], "max_words": DATA["max_words"]}})
+                                  "ucofia": {"temporal": {"type": "seqTransf", "layers": 1},
+                                             "max_frames": DATA["max_frames"], "max_words": DATA["max_words"]}})
     torch.manual_seed(0)
     model = build_model(cfg)
     ckpt = base / "ckpt.pt"

@@ -28,7 +28,8 @@ HEADERS = ("meanP", "seqTransf")
 
 
 def _config(header: str, **backbone_extra: object) -> dict:
-    return {"method": "clip4clip", "backbone": backbone(**backbone_extra), "clip4clip": {"temporal": {"type": header, "layers": 2}}}
+    return {"method": "clip4clip", "backbone": backbone(**backbone_extra),
+            "clip4clip": {"temporal": {"type": header, "layers": 2}}}
 
 
 def _checkpoint(header: str):
