@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tvrkit.config.options import option
 from tvrkit.errors import ConfigError
 from tvrkit.media.compress import CompressConfig
 from tvrkit.retrieval.model_source import ModelSource, load_model_source, model_identity
@@ -23,21 +24,33 @@ SCHEMA = "index"
 
 @dataclasses.dataclass(frozen=True)
 class IndexConfig:
-    """One ``tvrkit index`` run (``schemas/index.schema.json`` describes every key)."""
+    """One ``tvrkit index`` run: each option's default, description and allowed values
+    (``schemas/index.schema.json`` is generated from them)."""
 
-    videos: str
-    out: str
-    checkpoint: str | None = None
-    model_config: str | None = None
-    index_type: str = "flat"
-    index_params: IndexParams = dataclasses.field(default_factory=IndexParams)
-    compress: CompressConfig = dataclasses.field(default_factory=CompressConfig)
-    batch_size: int | None = None
-    loader_workers: int = 1
-    feature_dtype: str = "float32"
-    device: str = "cpu"
-    strip_frames: int = 4
-    strip_height: int = 64
+    videos: str = option(description="Folder of videos, searched recursively; every non-hidden file is tried "
+                         "(anything ffmpeg reads), the others are recorded in OUT/failures.jsonl.", min_length=1)
+    out: str = option(description="Index folder: compressed/, features/, vectors.faiss, videos.parquet, "
+                      "index.summary.json, failures.jsonl.", min_length=1)
+    checkpoint: str | None = option(None, "Checkpoint written by `tvrkit train`; its data section decides the frame "
+                                    "sampling.")
+    model_config: str | None = option(None, "Instead of a checkpoint: a train config whose model is used untrained "
+                                      "(seeded) or zero-shot (backbone.pretrained).")
+    index_type: str = option("flat", "flat: exact inner product (default; milliseconds per query up to ~100k "
+                             "videos); ivf-pq: inverted lists of product-quantised codes trained on the library, "
+                             "exact re-scoring of the candidates (large libraries); hnsw: graph search over the raw "
+                             "vectors.", choices=("flat", "ivf-pq", "hnsw"))
+    index_params: IndexParams = option(description="Settings of the approximate index types.", factory=IndexParams)
+    compress: CompressConfig = option(description="How each video is compressed (the prepare stage's compressor): "
+                                      "files already at these settings are adopted as they are.",
+                                      factory=CompressConfig, ref="compress")
+    batch_size: int | None = option(None, "Videos per encoder batch; null = the model's data.eval_batch_size.",
+                                    minimum=1)
+    loader_workers: int = option(1, "DataLoader worker processes decoding frames while the model encodes.", minimum=0)
+    feature_dtype: str = option("float32", "Storage dtype of the per-frame features the fine levels and moments "
+                                "read.", choices=("float32", "float16"))
+    device: str = option("cpu", "Torch device the model encodes on (cpu, cuda, cuda:1).")
+    strip_frames: int = option(4, "Frames in each result's strip on the search page.", minimum=1, maximum=16)
+    strip_height: int = option(64, "Strip height in pixels.", minimum=16, maximum=512)
 
 
 def load_index_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | tuple[str, ...] = (),

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tvrkit.config.options import option
 from tvrkit.fsutil import atomic_path
 
 INDEX_TYPES = ("flat", "ivf-pq", "hnsw")
@@ -26,17 +27,23 @@ INDEX_TYPES = ("flat", "ivf-pq", "hnsw")
 
 @dataclasses.dataclass(frozen=True)
 class IndexParams:
-    """Settings of the approximate kinds (``schemas/index.schema.json`` documents each)."""
+    """Settings of the approximate kinds (the ``index_params`` section of the index config)."""
 
-    nlist: int | None = None  # None: about 4 sqrt(N), at most N / 39 (FAISS wants 39 points per list)
-    pq_m: int = 64
-    pq_bits: int = 4
-    nprobe: int = 32
-    refine: int = 50
-    train_size: int = 65536
-    hnsw_m: int = 32
-    ef_search: int = 128
-    seed: int = 0
+    nlist: int | None = option(None, "ivf-pq inverted lists; null = about 4 sqrt(N), at least 39 training vectors "
+                               "per list.", minimum=1)
+    pq_m: int = option(64, "ivf-pq sub-quantisers per vector (pq_m x pq_bits bits a code); must divide the embedding "
+                       "dimension (and be even for 4-bit codes).", minimum=1)
+    pq_bits: int = option(4, "ivf-pq bits per sub-quantiser code: 4 (default) uses the SIMD fast-scan layout and "
+                          "trains in seconds; 8 encodes finer but trains 2^8 codewords per sub-quantiser.", minimum=1,
+                          maximum=12)
+    nprobe: int = option(32, "ivf-pq lists visited per query (recall against speed).", minimum=1)
+    refine: int = option(50, "ivf-pq: refine x k candidates are re-scored exactly before the top k is returned.",
+                         minimum=1)
+    train_size: int = option(65536, "ivf-pq: library vectors (seeded sample) the quantisers are trained on.",
+                             minimum=1)
+    hnsw_m: int = option(32, "hnsw: graph neighbours per node.", minimum=4)
+    ef_search: int = option(128, "hnsw: candidate list length per query.", minimum=1)
+    seed: int = option(0, "Seed of the training sample.", minimum=0)
 
 
 def default_nlist(n: int) -> int:
