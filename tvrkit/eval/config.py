@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tvrkit.config import load_config
 from tvrkit.config.load import merge, read_yaml
+from tvrkit.config.options import option
 from tvrkit.config.overrides import apply_overrides
 from tvrkit.config.shipped import resolve_config_path
 from tvrkit.data.config import DataConfig
@@ -29,48 +30,78 @@ SCHEMA = "eval"
 
 @dataclass(frozen=True)
 class PostParams:
-    dsl_temperature: float = 100.0
-    sk_iters: int = 4
-    sk_temperature: float | None = None
-    qb_beta: float = 20.0
-    qb_k: int = 1
+    dsl_temperature: float = option(100.0, "DSL softmax temperature.", exclusive_minimum=0)
+    sk_iters: int = option(4, "SK-norm Sinkhorn-Knopp iterations.", minimum=1)
+    sk_temperature: float | None = option(None, "SK-norm: divide scores by this first (null: as given).",
+                                          exclusive_minimum=0)
+    qb_beta: float = option(20.0, "QB-Norm inverse temperature.", exclusive_minimum=0)
+    qb_k: int = option(1, "QB-Norm: a bank query activates its top-k gallery items.", minimum=1)
 
 
 @dataclass(frozen=True)
 class ReportConfig:
-    enabled: bool = True
-    samples: int = 8
-    frames: int = 4
-    strip_height: int = 64
-    sources: tuple[str, ...] = ("shards", "compressed")
-    seed: int = 0
+    enabled: bool = option(True, "Write report.html.")
+    samples: int = option(8, "Sample queries shown (about half hits, half misses).", minimum=0)
+    frames: int = option(4, "Frames per strip.", minimum=1)
+    strip_height: int = option(64, "Strip height in pixels.", minimum=16)
+    sources: tuple[str, ...] = option(("shards", "compressed"), "Where strip frames come from, tried in order: "
+                                      "shards = the frames the model saw (data.format), compressed = "
+                                      "DATA_ROOT/compressed/{video_id}.mp4.", choices=("shards", "compressed"),
+                                      min_items=1)
+    seed: int = option(0, "Seed of the sample choice.")
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """One evaluation (``schemas/eval.schema.json`` describes every key)."""
+    """One evaluation: each option's default, description and allowed values
+    (``schemas/eval.schema.json`` is generated from them)."""
 
-    checkpoint: str | None = None
-    split: str | None = None
-    out: str = "runs/eval"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    rerank_topk: int | None = None
-    post: str = "none"
-    post_params: PostParams = field(default_factory=PostParams)
-    querybank_split: str | None = None
-    transductive: bool = False
-    ties: str = "mean"
-    allow_missing: bool = False
-    cache: bool = True
-    cache_dir: str | None = None
-    feature_dtype: str = "float32"
-    score_block: int = 128
-    rerank_pairs: int = 1 << 20  # coarse_fine.DEFAULT_MAX_PAIRS (kept torch-free here)
-    order_pairs: str | None = "auto"
-    compare: tuple[str, ...] = ()
-    plots: bool = True
-    report: ReportConfig = field(default_factory=ReportConfig)
+    checkpoint: str | None = option(None, "Checkpoint written by `tvrkit train` (e.g. runs/x/checkpoints/best.pt); "
+                                    "null only with --model-config (evaluate a train config's model untrained or "
+                                    "zero-shot).")
+    split: str | None = option(None, "Catalog split to evaluate; null = data.test_split.")
+    out: str = option("runs/eval", "Output directory: metrics.json, metrics.md, ranks.parquet, plots, report.html, "
+                      "summary.json.", min_length=1)
+    data: DataConfig = option(description="Frames and captions (the data config); keys not given here are those the "
+                              "model was trained with (stored in the checkpoint).", factory=DataConfig, ref="data")
+    model: ModelConfig = option(description="The method and its backbone (the model config); keys not given here are "
+                                "those stored in the checkpoint.", factory=ModelConfig, ref="model")
+    rerank_topk: int | None = option(None, "Coarse-to-fine: the global level ranks the whole gallery and the fine "
+                                     "levels re-score each query's top K. null = the method's own K where its "
+                                     "official evaluation has one (eercf: 50), else the fine levels score the whole "
+                                     "gallery (exact, O(texts x videos) fine scores; a K of at least the gallery "
+                                     "size is the same ranking). Ignored when the model has no fine level.",
+                                     minimum=1)
+    post: str = option("none", "Post-processing of the full score matrix (DSL, SK-norm, QB-Norm): needs the dense "
+                       "texts x videos matrix, so it cannot be combined with rerank_topk.",
+                       choices=("none", "dsl", "sk", "qb"))
+    post_params: PostParams = option(description="Parameters of the post-processors (as `tvrkit metrics`).",
+                                     factory=PostParams)
+    querybank_split: str | None = option(None, "Split whose captions form the text->video querybank of "
+                                         "post-processing; null = data.train_split.")
+    transductive: bool = option(False, "Use the evaluated queries themselves as the querybank instead (labelled "
+                                "transductive in every output).")
+    ties: str = option("mean", "How tied scores are ranked (see tvrkit.retrieval.metrics).",
+                       choices=("mean", "optimistic", "pessimistic"))
+    allow_missing: bool = option(False, "Videos of the split that could not be embedded: false = stop and name them; "
+                                 "true = rank them last and record the count.")
+    cache: bool = option(True, "Reuse cached features of the same checkpoint, split and settings.")
+    cache_dir: str | None = option(None, "Feature cache directory; null = DATA_ROOT/features.")
+    feature_dtype: str = option("float32", "Storage dtype of cached features; float16 halves the disk and memory of "
+                                "a huge gallery (scores are computed in float32).", choices=("float32", "float16"))
+    score_block: int = option(128, "Texts x videos block of the model's score().", minimum=1)
+    rerank_pairs: int = option(1 << 20, "Fine pass: queries that share most of their candidates (captions of one "
+                               "video; any query when K is the whole gallery) are scored together against the union "
+                               "of their candidates, up to this many scores per call (the union's features are read "
+                               "once per call).", minimum=1)
+    order_pairs: str | None = option("auto", "JSON file with \"order_pairs\" (video id pairs, same events in reversed "
+                                     "order) for the order-pair accuracy; auto = DATA_ROOT/raw/synthetic.json when "
+                                     "present; null = skip.")
+    compare: tuple[str, ...] = option((), "Other eval output directories whose order-pair accuracy and R@1 "
+                                      "report.html shows beside this run's (e.g. meanP vs seqTransf).")
+    plots: bool = option(True, "Write recall_at_k.png and rank_histogram.png (also shown in report.html).")
+    report: ReportConfig = option(description="report.html: sample text queries with their top-5 videos as frame "
+                                  "strips.", factory=ReportConfig)
 
     @property
     def eval_split(self) -> str:
