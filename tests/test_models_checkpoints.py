@@ -108,3 +108,18 @@ def test_layout_helpers():
     mapped, rest = openai_clip_to_backbone({"clip.visual.proj": t, "clip.vocab_size": t, "head.w": t})
     assert mapped.keys() == {"backbone.clip.visual.proj"} and rest.keys() == {"head.w"}
     assert rename({"a.x": t, "b": t, "c": t}, {"a.": "z.", "b": "y"}).keys() == {"z.x", "y", "c"}
+
+
+def test_checkpoint_of_the_former_layout_loads_and_the_composable_model_is_refused(tmp_path):
+    """Checkpoints written while ``temporal``, ``levels`` and ``loss`` were shared model sections."""
+    model = tiny_model(seed=2, clip4clip={"temporal": {"layers": 1}}).eval()
+    former = {"method": "clip4clip", "backbone": to_dict(model.cfg.backbone),
+              "temporal": {"type": "seqTransf", "layers": 1, "max_positions": 64, "init_from_text": True},
+              "levels": {"video_sentence": {"weight": 1.0}}, "loss": {"max_logit_scale": 100.0},
+              "clip4clip": {}, "xpool": {"heads": 1, "dropout": 0.3}}
+    torch.save({"format": 1, "model": model.state_dict(), "config": {"model": former}}, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.cfg == model.cfg
+    torch.save({"format": 1, "model": {}, "config": {"model": {**former, "method": "custom"}}}, tmp_path / "c.pt")
+    with pytest.raises(ConfigError, match="former composable model"):
+        load_checkpoint(tmp_path / "c.pt")

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from tvrkit.errors import ConfigError
 from tvrkit.models.backbone import _quiet_random_init_warning
-from tvrkit.models.config import ModelConfig, load_model_config
+from tvrkit.models.config import ModelConfig, load_model_config, upgrade_model_section
 from tvrkit.models.methods import get_method, method_names
 from tvrkit.models.methods.base import Method
 from tvrkit.models.methods.layouts import strip_module_prefix
@@ -83,7 +83,7 @@ def resolve_model_config(config: Any, stored: dict[str, Any] | None = None) -> M
     if config is None:
         if stored is None:
             raise ConfigError("load_checkpoint: an official checkpoint needs config= (the method's config file)")
-        return load_model_config(base=stored)
+        return load_model_config(base=upgrade_model_section(stored))
     if isinstance(config, (str, os.PathLike)):
         doc = read_yaml(resolve_config_path(config))
         return load_model_config(base=doc["model"] if isinstance(doc.get("model"), dict) else doc)

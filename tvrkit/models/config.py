@@ -10,7 +10,7 @@ so that train/eval configs can import it without loading torch.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tvrkit.config import load_config
@@ -106,6 +106,32 @@ class ModelConfig:
     def to_config(self) -> dict[str, Any]:
         """The ``model:`` mapping of this config (only the chosen method's section)."""
         return {"method": self.method, "backbone": to_dict(self.backbone), self.method: to_dict(self.options)}
+
+
+#: sections every model config had while tvrkit also shipped a composable model (checkpoints of that time)
+FORMER_SHARED = ("temporal", "levels", "loss")
+
+
+def upgrade_model_section(doc: dict[str, Any]) -> dict[str, Any]:
+    """A ``model:`` section stored in a checkpoint, in the current layout: checkpoints written while
+    ``model.temporal``, ``model.levels`` and ``model.loss`` were shared sections keep loading, their
+    ``temporal`` moved into the options of a method that has one. Current sections come back unchanged;
+    the removed composable model (``method: custom``) is a :class:`~tvrkit.errors.ConfigError`."""
+    if not isinstance(doc, dict) or not set(FORMER_SHARED) & set(doc):
+        return doc
+    from tvrkit.errors import ConfigError
+    from tvrkit.models.methods import method_spec
+
+    method = doc.get("method", "custom")
+    if method == "custom":
+        raise ConfigError("model.method custom: this checkpoint holds tvrkit's former composable model, which "
+                          "is no longer part of tvrkit; train a published method (docs/methods.md)")
+    out = {key: value for key, value in doc.items() if key not in FORMER_SHARED}
+    temporal = doc.get("temporal") or {}
+    if temporal and "temporal" in {f.name for f in fields(method_spec(method).options)}:
+        kept = {key: temporal[key] for key in ("type", "layers") if key in temporal}
+        out[method] = {**(out.get(method) or {}), "temporal": kept}
+    return out
 
 
 def load_model_config(

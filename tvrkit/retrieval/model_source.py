@@ -47,7 +47,11 @@ def checkpoint_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except Exception as exc:  # torch raises several types for a file that is not a checkpoint
         raise ConfigError(f"{path}: not a tvrkit checkpoint ({exc})") from exc
     config = ckpt.get("config") if isinstance(ckpt, dict) else None
-    return config if isinstance(config, dict) else {}
+    if not isinstance(config, dict):
+        return {}
+    from tvrkit.models.config import upgrade_model_section
+
+    return {**config, "model": upgrade_model_section(config["model"])} if "model" in config else config
 
 
 def stored_sections(checkpoint: str | os.PathLike[str] | None,
