@@ -164,51 +164,59 @@ STAGE_SCHEMAS = {
 }
 
 
-def _defaults_module(tmp_path, monkeypatch, name: str, frames: int) -> str:
+def _stage_module(tmp_path, monkeypatch, name: str, frames: int) -> str:
+    """A module whose options dataclass ``Stage`` is a stage config (``frames`` defaults to ``frames``)."""
     (tmp_path / f"{name}.py").write_text(
-        "import dataclasses\n\n\n@dataclasses.dataclass(frozen=True)\n"
-        f"class Section:\n    frames: int = {frames}\n    tag: str | None = None\n\n\n"
-        "@dataclasses.dataclass(frozen=True)\n"
-        "class Stage:\n    name: str = 'run'\n    section: Section = dataclasses.field(default_factory=Section)\n")
+        "import dataclasses\n\nfrom tvrkit.config.options import option\n\n\n"
+        "@dataclasses.dataclass(frozen=True)\nclass Section:\n"
+        f"    frames: int = option({frames}, 'Frames per video.', minimum=1)\n"
+        "    tag: str | None = option(None, 'A tag.', pattern='^[a-z]+$')\n"
+        "    sizes: tuple[str, ...] = option(('a',), 'Sizes.', choices=('a', 'b'), min_items=1, unique_items=True)\n"
+        "    size: str | int = option('1MB', 'A size as text or bytes.')\n\n\n"
+        "@dataclasses.dataclass(frozen=True)\nclass Stage:\n"
+        "    out: str = option(description='Where it writes.', min_length=1)\n"
+        "    inner: dict = option(description='A section another schema owns.', ref='toyinner')\n"
+        "    section: Section = option(description='A section.', factory=Section)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     return f"{name}:Stage"
-
-
-def _stage_schema(defaults_from: str) -> dict:
-    section = {"type": "object", "additionalProperties": False, "properties": {
-        "frames": {"type": "integer", "minimum": 1}, "tag": {"type": ["string", "null"]}}}
-    return {"x-tvrkit-defaults-from": defaults_from, "type": "object", "additionalProperties": False,
-            "properties": {"name": {"type": "string"}, "section": section}}
 
 
 def test_a_default_lives_only_in_the_dataclass(toy_schemas, tmp_path, monkeypatch):
     from tvrkit.config import resolve_config
 
     for frames in (12, 7):  # the same schema file; only the dataclass's default changes
-        ref = _defaults_module(tmp_path, monkeypatch, f"stage_defaults_{frames}", frames)
-        (toy_schemas / "stage.schema.json").write_text(json.dumps(_stage_schema(ref)))
+        ref = _stage_module(tmp_path, monkeypatch, f"stage_defaults_{frames}", frames)
+        (toy_schemas / "stage.schema.json").write_text(json.dumps({"title": "toy stage", "x-tvrkit-dataclass": ref}))
         schema_mod.forget_schemas()
-        resolved = resolve_config("stage", {})
-        assert resolved == {"name": "run", "section": {"frames": frames, "tag": None}}
-        assert resolve_config("stage", {}, ["section.tag=null", "section.frames=3"])["section"] == {
-            "frames": 3, "tag": None}
-        with pytest.raises(ConfigError, match=r"section\.frames"):
-            resolve_config("stage", {"section": {"frames": 0}})
+        assert resolve_config("stage", {"out": "o"}) == {
+            "out": "o", "section": {"frames": frames, "tag": None, "sizes": ["a"], "size": "1MB"},
+            "inner": {"frames": 12, "tag": "1e3"}}
+        assert schema_mod.load_schema("stage")["title"] == "toy stage"
+    resolved = resolve_config("stage", {"out": "o"}, ["section.tag=null", "section.frames=3", "section.sizes=a,b",
+                                                      "inner.frames=5"])
+    assert resolved["section"] == {"frames": 3, "tag": None, "sizes": ["a", "b"], "size": "1MB"}
+    assert resolved["inner"]["frames"] == 5
 
 
-def test_a_key_without_a_field_or_a_field_without_a_key_is_named(toy_schemas, tmp_path, monkeypatch):
-    ref = _defaults_module(tmp_path, monkeypatch, "stage_defaults_keys", 12)
-    schema = _stage_schema(ref)
-    schema["properties"]["section"]["properties"]["extra"] = {"type": "integer"}
-    (toy_schemas / "stage.schema.json").write_text(json.dumps(schema))
+@pytest.mark.parametrize("doc, message", [
+    ({}, r"'out' is a required property"),
+    ({"out": ""}, r"out: '' should be non-empty"),
+    ({"out": "o", "section": {"frames": 0}}, r"section\.frames: 0 is less than the minimum of 1"),
+    ({"out": "o", "section": {"tag": "X1"}}, r"section\.tag: 'X1' does not match"),
+    ({"out": "o", "section": {"sizes": ["c"]}}, r'section\.sizes\.0: "c" is not allowed; allowed: "a", "b"'),
+    ({"out": "o", "section": {"sizes": []}}, r"section\.sizes: \[\] should be non-empty"),
+    ({"out": "o", "section": {"sizes": ["a", "a"]}}, r"section\.sizes: .* non-unique"),
+    ({"out": "o", "section": {"size": 1.5}}, r"section\.size: expected string or integer, got 1\.5"),
+    ({"out": "o", "inner": {"frames": "x"}}, r'inner\.frames: expected integer, got "x"'),
+])
+def test_generated_constraints_name_the_key(toy_schemas, tmp_path, monkeypatch, doc, message):
+    from tvrkit.config import resolve_config
+
+    ref = _stage_module(tmp_path, monkeypatch, "stage_constraints", 12)
+    (toy_schemas / "stage.schema.json").write_text(json.dumps({"x-tvrkit-dataclass": ref}))
     schema_mod.forget_schemas()
-    with pytest.raises(TypeError, match=r"Section disagree: keys without a field \['extra'\]"):
-        schema_mod.load_schema("stage")
-    del schema["properties"]["section"]["properties"]["extra"], schema["properties"]["name"]
-    (toy_schemas / "stage.schema.json").write_text(json.dumps(schema))
-    schema_mod.forget_schemas()
-    with pytest.raises(TypeError, match=r"Stage disagree: keys without a field \[\], fields without a key \['name'\]"):
-        schema_mod.load_schema("stage")
+    with pytest.raises(ConfigError, match=message):
+        resolve_config("stage", doc)
 
 
 def _defaults_written(node, path=""):
@@ -225,8 +233,12 @@ def test_stage_schema_files_write_no_default_and_resolve_to_the_dataclass(name):
 
     text = json.loads((schema_mod.schema_dir() / f"{name}.schema.json").read_text())
     assert list(_defaults_written(text)) == [], f"{name}.schema.json writes defaults; they belong in the dataclass"
+    if name != "model":  # the model schema file describes model.method; the rest is generated
+        assert "properties" not in text, f"{name}.schema.json lists keys; they belong in the dataclass"
     ref, required = STAGE_SCHEMAS[name]
     cls = schema_mod._named(ref)
     resolved = resolve_config(name, required)
     assert set(to_dict(from_dict(cls, required))) <= set(resolved)  # every key the run saves is filled in
     assert from_dict(cls, resolved) == from_dict(cls, required)
+    for key, prop in schema_mod.load_schema(name)["properties"].items():
+        assert prop.get("description"), f"{name}.{key} has no description"

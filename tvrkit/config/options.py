@@ -98,6 +98,9 @@ def dataclass_schema(cls: type, description: str | None = None) -> dict[str, Any
         if text is None:
             raise TypeError(f"{cls.__name__}.{f.name}: declare it with tvrkit.config.options.option(...)")
         if "$ref" in meta:  # a section another package owns: its schema holds its keys and defaults
+            section = _field_default(f)
+            if section is not dataclasses.MISSING and to_dict(section) != to_dict(type(section)()):
+                raise TypeError(f"{cls.__name__}.{f.name}: the default of a $ref section is its own defaults")
             properties[f.name] = {"$ref": f"urn:tvrkit:{meta['$ref']}", "description": text}
             continue
         sizes = {k[len(_ARRAY):]: meta.pop(k) for k in list(meta) if k.startswith(_ARRAY)}
@@ -124,30 +127,3 @@ def _field_default(f: dataclasses.Field) -> Any:
     if f.default_factory is not dataclasses.MISSING:
         return f.default_factory()
     return dataclasses.MISSING
-
-
-def with_dataclass_defaults(schema: dict[str, Any], cls: type) -> dict[str, Any]:
-    """``schema`` (a hand-written object schema, which describes and constrains each key but
-    writes no default) with every key's ``default`` taken from the field of dataclass ``cls``,
-    so a default lives only in the dataclass. An inline section recurses into its dataclass; a
-    ``$ref`` section gets its defaults from the referenced schema. Either way the field's default
-    must be that dataclass's own defaults. Keys and fields must match one to one (a key the
-    dataclass lacks could not be loaded, a field the schema lacks could not be set or saved)."""
-    properties = dict(schema.get("properties", {}))
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    if set(properties) != set(fields):
-        raise TypeError(f"schema and {cls.__name__} disagree: keys without a field "
-                        f"{sorted(set(properties) - set(fields))}, fields without a key "
-                        f"{sorted(set(fields) - set(properties))}")
-    for name, f in fields.items():
-        value = _field_default(f)
-        prop = properties[name]
-        if value is dataclasses.MISSING:
-            continue
-        if dataclasses.is_dataclass(value) and to_dict(value) != to_dict(type(value)()):
-            raise TypeError(f"{cls.__name__}.{name}: a section's default must be {type(value).__name__}(), "
-                            "whose fields hold the section's defaults")
-        if "$ref" not in prop:
-            properties[name] = (with_dataclass_defaults(prop, type(value)) if dataclasses.is_dataclass(value)
-                                else {**prop, "default": to_dict(value)})
-    return {**schema, "properties": properties}

@@ -1,6 +1,7 @@
 """Find, load and apply the JSON Schemas in ``tvrkit/config/schemas/`` (what every config and
-output document may hold). A stage schema writes no defaults: each key's default is the field
-default of the config dataclass the schema names, filled in when the schema is loaded.
+output document may hold). A config's schema file only titles the schema its options dataclass
+generates (keys, defaults, descriptions and constraints live in the dataclass, one place);
+output documents' schemas are written out in full.
 
 Schemas reference each other as ``urn:tvrkit:NAME`` (``NAME.schema.json``), so a train
 config can embed the model schema that the model package owns.
@@ -27,9 +28,6 @@ def schema_dir() -> Path:
 #: a schema holding this key is completed by the function it names (``"module:function"``, called
 #: with the file's schema): e.g. the model schema gets one section per registered method
 GENERATED_BY = "x-tvrkit-generated-by"
-#: a schema holding this key (``"module:Class"``) writes no defaults: each key's default is the
-#: field default of that dataclass (:func:`tvrkit.config.options.with_dataclass_defaults`)
-DEFAULTS_FROM = "x-tvrkit-defaults-from"
 #: a schema file holding this key (``"module:Class"``) only titles the schema that options
 #: dataclass generates: keys, defaults, descriptions and constraints (:mod:`tvrkit.config.options`)
 DATACLASS = "x-tvrkit-dataclass"
@@ -37,8 +35,8 @@ DATACLASS = "x-tvrkit-dataclass"
 
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Load ``NAME.schema.json`` (cached), completed by its generator and with its dataclass's
-    defaults if it names them."""
+    """Load ``NAME.schema.json`` (cached): generated from the options dataclass it names, or
+    completed by the generator it names."""
     with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as fh:
         schema = json.load(fh)
     if DATACLASS in schema:
@@ -47,10 +45,6 @@ def load_schema(name: str) -> dict[str, Any]:
         schema = {**dataclass_schema(_named(schema[DATACLASS])), **schema}
     if GENERATED_BY in schema:
         schema = _named(schema[GENERATED_BY])(schema)
-    if DEFAULTS_FROM in schema:
-        from tvrkit.config.options import with_dataclass_defaults
-
-        schema = with_dataclass_defaults(schema, _named(schema[DEFAULTS_FROM]))
     return schema
 
 
