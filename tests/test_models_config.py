@@ -4,6 +4,8 @@ with the dotted key."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tvrkit.config import to_dict
@@ -77,3 +79,9 @@ def test_unknown_key_is_refused():
 def test_another_methods_options_are_refused():
     with pytest.raises(ConfigError, match="model.drl: options of method drl, but model.method is xpool"):
         load_model_config(base={"method": "xpool", "drl": {"cdcr": False}})
+
+
+def test_options_must_be_the_methods_own():
+    xpool = load_model_config(base={"method": "xpool"})
+    with pytest.raises(TypeError, match="options of model.method drl must be DrlOptions"):
+        dataclasses.replace(xpool, method="drl")

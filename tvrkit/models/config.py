@@ -83,10 +83,14 @@ class ModelConfig:
     options: Any = None
 
     def __post_init__(self) -> None:
-        if self.options is None:
-            from tvrkit.models.methods import method_spec
+        from tvrkit.models.methods import method_spec
 
-            object.__setattr__(self, "options", method_spec(self.method).options())
+        expected = method_spec(self.method).options
+        if self.options is None:
+            object.__setattr__(self, "options", expected())
+        elif not isinstance(self.options, expected):
+            raise TypeError(f"ModelConfig: options of model.method {self.method} must be {expected.__name__}, "
+                            f"got {type(self.options).__name__}")
 
     @classmethod
     def from_config(cls, doc: dict[str, Any]) -> ModelConfig:
