@@ -248,10 +248,13 @@ def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: An
     curves = run_curves(cfg.checkpoint) if cfg.checkpoint else None
     if curves is not None:
         plots["Training curves of the checkpoint's run"] = curves.read_bytes()
+    from tvrkit.models.methods import method_spec
+
     protocol = doc.get("protocol", {})
     info: dict[str, Any] = {"checkpoint": cfg.checkpoint, "data root": cfg.data.root,
-                            "method": cfg.model.method, "levels": ", ".join(model.levels),
-                            "temporal head": model.facts.temporal,
+                            "method": method_spec(cfg.model.method).description,
+                            "levels": "; ".join(f"{level.name}: {level.meaning}" for level in model.facts.levels),
+                            "temporal module": model.facts.temporal, "coarse score": model.facts.coarse_level,
                             "embedding seconds": protocol.get("embed_seconds")}
     c2f = protocol.get("coarse_to_fine")
     if c2f:
