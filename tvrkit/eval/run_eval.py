@@ -256,6 +256,8 @@ def _write_report(cfg: EvalConfig, model: Any, doc: dict[str, Any], embedded: An
                             "levels": "; ".join(f"{level.name}: {level.meaning}" for level in model.facts.levels),
                             "temporal module": model.facts.temporal, "coarse score": model.facts.coarse_level,
                             "embedding seconds": protocol.get("embed_seconds")}
+    if model.facts.frames is not None:
+        info["frames per video (the method's learned matrices)"] = model.facts.frames
     c2f = protocol.get("coarse_to_fine")
     if c2f:
         for direction in ("t2v", "v2t"):
