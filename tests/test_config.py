@@ -242,3 +242,18 @@ def test_stage_schema_files_write_no_default_and_resolve_to_the_dataclass(name):
     assert from_dict(cls, resolved) == from_dict(cls, required)
     for key, prop in schema_mod.load_schema(name)["properties"].items():
         assert prop.get("description"), f"{name}.{key} has no description"
+
+
+def test_config_schema_prints_a_stage_schema_and_names_the_known_ones(capsys):
+    from tvrkit.cli import main
+
+    main(["config", "schema", "shard"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["title"] == "tvrkit shard config"
+    quality = printed["properties"]["jpeg_quality"]
+    assert quality["default"] == 90 and quality["maximum"] == 100 and quality["description"]
+    with pytest.raises(SystemExit) as exited:
+        main(["config", "schema", "nope"])
+    assert exited.value.code == 2 and "known: compress, data, eval, index, model, prepare, shard, train" in \
+        capsys.readouterr().err
+

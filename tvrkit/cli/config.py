@@ -1,5 +1,6 @@
 """``tvrkit config list`` and ``tvrkit config show NAME``: the shipped configs by name, and one of them
-printed to copy and edit (``tvrkit config show demo > my.yaml``; then ``tvrkit train --config my.yaml``)."""
+printed to copy and edit (``tvrkit config show demo > my.yaml``; then ``tvrkit train --config my.yaml``);
+``tvrkit config schema STAGE``: every key a stage's config takes, with its default and what is allowed."""
 
 from __future__ import annotations
 
@@ -29,3 +30,13 @@ def show(name: str) -> None:
     from tvrkit.config.shipped import config_text
 
     click.echo(config_text(name), nl=False)
+
+
+@config.command("schema")
+@click.argument("stage")
+def schema(stage: str) -> None:
+    """Print the JSON Schema of STAGE's config (train, data, model, eval, index, prepare, shard,
+    compress): every key's default, description and allowed values."""
+    from tvrkit.config.schema import schema_text
+
+    click.echo(schema_text(stage), nl=False)

@@ -42,10 +42,29 @@ def load_schema(name: str) -> dict[str, Any]:
     if DATACLASS in schema:
         from tvrkit.config.options import dataclass_schema
 
-        schema = {**dataclass_schema(_named(schema[DATACLASS])), **schema}
+        schema = {**schema, **dataclass_schema(_named(schema[DATACLASS])), **schema}  # the file's title first
     if GENERATED_BY in schema:
         schema = _named(schema[GENERATED_BY])(schema)
     return schema
+
+
+def config_schema_names() -> list[str]:
+    """The configs whose schema an options dataclass generates (``tvrkit config schema NAME``)."""
+    names = []
+    for path in sorted(schema_dir().glob("*.schema.json")):
+        head = json.loads(path.read_text(encoding="utf-8"))
+        if DATACLASS in head or GENERATED_BY in head:
+            names.append(path.name[: -len(".schema.json")])
+    return names
+
+
+def schema_text(name: str) -> str:
+    """The JSON Schema of config ``name`` as generated (every key's type, default, description and
+    allowed values; a ``$ref`` section is printed by its own name). :class:`ConfigError` if unknown."""
+    names = config_schema_names()
+    if name not in names:
+        raise ConfigError(f"no config schema {name!r}; known: {', '.join(names)}")
+    return json.dumps(load_schema(name), indent=2, ensure_ascii=False) + "\n"
 
 
 def _named(ref: str) -> Any:
