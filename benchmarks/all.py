@@ -13,6 +13,7 @@ import dataclasses
 import os
 import platform
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -214,13 +215,22 @@ def main(argv: list[str] | None = None) -> None:
         _dataset(root, sizes.dataset_videos)
     rows: list[Row] = []
     sections: dict[str, str] = {}
+    failed = []
     for name in args.only:
         print(f"== bench {name}", flush=True)
-        stage_rows, sections[name] = STAGES[name](sizes, root)
+        try:
+            stage_rows, sections[name] = STAGES[name](sizes, root)
+        except Exception as exc:  # a broken stage is reported; the other stages still run and are written
+            traceback.print_exc()
+            stage_rows, sections[name] = [], f"failed: {type(exc).__name__}: {exc}"
+            failed.append(name)
         rows += stage_rows
         print(sections[name], flush=True)
-    write_text_atomic(args.out, render(rows, sections, time.perf_counter() - started))
-    print(f"wrote {args.out}")
+        # the page so far after every stage: a long run that is stopped keeps what it measured
+        write_text_atomic(args.out, render(rows, sections, time.perf_counter() - started))
+    print(f"wrote {args.out}" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
