@@ -94,6 +94,8 @@ def test_log_records_loss_lr_throughput_and_data_wait(tmp_path) -> None:
                                                               "new/no_decay"}
     first, last = train[0]["lr"]["new/decay"], train[-1]["lr"]["new/decay"]
     assert train[0]["lr"]["backbone/decay"] == pytest.approx(first * 0.5) and last < first  # coef_lr, cosine
+    # the rate the logged step's update used: the schedule's last update is not yet at its end value (0)
+    assert 0 < last
 
 
 def test_plan_steps() -> None:

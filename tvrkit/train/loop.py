@@ -178,6 +178,7 @@ class Trainer:
         else:
             p.scaler.step(p.optimizer)
         p.scaler.update()
+        self._window.lr = group_lrs(p.optimizer)  # the rates this update used, before the schedule advances
         p.scheduler.step()
         p.optimizer.zero_grad(set_to_none=True)
         return any(f["stop"] for f in flags)
@@ -222,7 +223,7 @@ class Trainer:
     def _log_window(self) -> dict[str, Any]:
         record = self._window.reduce()
         self.p.log.write({"type": "train", "step": self.state.step, "epoch": self.state.epoch,
-                          "lr": group_lrs(self.p.optimizer), "skipped": self.state.skipped, **record})
+                          "skipped": self.state.skipped, **record})
         self._window = Window()
         return record
 

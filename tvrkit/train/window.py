@@ -22,6 +22,8 @@ class Window:
         self.samples = 0
         # of the window's last step, before clipping (grad_norm, grad_norm_backbone, grad_norm_head)
         self.grad_norms: dict[str, float] = {}
+        # the learning rate of each group for the window's last update (read before the schedule moves on)
+        self.lr: dict[str, float] = {}
 
     def add(self, loss: float, parts: dict[str, float], samples: int) -> None:
         self.loss += loss
@@ -43,6 +45,7 @@ class Window:
             "loss": sum(w["loss"] for w in every) / batches,
             "losses": {n: sum(w["parts"].get(n, 0.0) for w in every) / batches for n in names},
             **self.grad_norms,
+            "lr": self.lr,
             "samples_per_s": sum(w["samples"] for w in every) / max(slowest, 1e-9),
             "data_wait": sum(w["wait"] for w in every) / max(sum(w["elapsed"] for w in every), 1e-9),
             "rank_batches": [w["batches"] for w in every],  # equal on every rank, or a collective would hang
