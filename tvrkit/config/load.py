@@ -11,8 +11,8 @@ import yaml
 
 from tvrkit.config.dataclass import from_dict, to_dict
 from tvrkit.config.overrides import apply_overrides
-from tvrkit.config.shipped import resolve_config_path
 from tvrkit.config.schema import fill_defaults, load_schema, validate_document
+from tvrkit.config.shipped import resolve_config_path
 from tvrkit.errors import ConfigError
 from tvrkit.fsutil import write_text_atomic
 
