@@ -115,3 +115,11 @@ def test_event_windows_follow_the_synthetic_specs(tmp_path):
     (p0, lo0, hi0), (p1, lo1, hi1) = windows[spec.video_id]
     assert (p0, p1) == tuple(e.phrase() for e in spec.events)
     assert (lo0, hi0, lo1, hi1) == pytest.approx([f * spec.duration for w in WINDOWS for f in w])
+
+
+def test_model_spec_resolves_a_shipped_config_name(tmp_path, monkeypatch):
+    from tvrkit.search.config import model_spec
+
+    monkeypatch.chdir(tmp_path)  # no demo file here: the name is the shipped config's
+    spec = model_spec(None, "demo")
+    assert spec["checkpoint"] is None and spec["model_config"].endswith("tvrkit/configs/demo.yaml")

@@ -13,7 +13,7 @@ from tvrkit.shards.formats.base import FORMATS, FrameReader, Pick, VideoInfo, ge
 
 class RawReader(FrameReader):
     """``ROOT/compressed/{video_id}.mp4`` decoded on the fly (no sharding needed) by the first
-    back-end of :data:`tvrkit.media.decode.SAMPLED_ORDER` that reads it."""
+    back-end of :func:`tvrkit.media.decode.sampled_order` that reads it."""
 
     def __init__(self, root: str | os.PathLike[str], split: str) -> None:
         from tvrkit.catalog import read_catalog

@@ -69,9 +69,12 @@ def load_index_config(path: str | os.PathLike[str] | None = None, overrides: lis
 
 
 def model_spec(checkpoint: str | None, model_config: str | None) -> dict[str, Any]:
-    """What an index stores to reload its model: absolute paths of the checkpoint or train config."""
+    """What an index stores to reload its model: absolute paths of the checkpoint or train config (a
+    shipped config's name resolves to its file)."""
+    from tvrkit.config.shipped import resolve_config_path
+
     return {"checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None,
-            "model_config": str(Path(model_config).resolve()) if model_config else None}
+            "model_config": str(resolve_config_path(model_config).resolve()) if model_config else None}
 
 
 def model_source(spec: dict[str, Any]) -> ModelSource:
