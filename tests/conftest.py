@@ -1,13 +1,21 @@
-"""Shared test fixtures: where ../shared lives, and skipping when it is absent; torch on one thread."""
+"""Shared test fixtures: where ../shared lives, and skipping when it is absent; torch on one thread.
+
+The test folders mirror the package (``tests/<package>/test_*.py``); the helpers they share
+(``train_data``, ``eval_testdata``, ...) sit here, and scripts the tests start in a subprocess (torchrun
+workers) find them through ``PYTHONPATH``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
+_TESTS = str(Path(__file__).resolve().parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_TESTS, os.environ.get("PYTHONPATH")) if p)
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ import dataclasses
 import logging
 from typing import Any
 
-from tvrkit.data.config import AugmentConfig, DataConfig
+from tvrkit.data.batch_samplers import TrainBatchSampler, eval_block, rank_batch_size
 from tvrkit.data.clips import ClipDataset, Collate, FramePolicy, Item
+from tvrkit.data.config import AugmentConfig, DataConfig
 from tvrkit.data.frame_indices import eval_mode
 from tvrkit.data.holdout import heldout_video_ids, split_source
 from tvrkit.data.readers import open_reader
-from tvrkit.data.batch_samplers import TrainBatchSampler, eval_block, rank_batch_size
 from tvrkit.errors import DataError
 from tvrkit.shards.formats.base import FrameReader
 from tvrkit.shards.remote import source_url

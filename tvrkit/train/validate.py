@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from tvrkit import dist
+from tvrkit.data.batch_samplers import eval_block
 from tvrkit.data.config import DataConfig
 from tvrkit.data.device import DeviceBatches
 from tvrkit.data.loader import build_video_loader, split_texts
-from tvrkit.data.batch_samplers import eval_block
 from tvrkit.retrieval.metrics import summarize, t2v_problem, with_missing_last
 
 

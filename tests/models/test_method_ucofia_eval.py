@@ -7,13 +7,13 @@ against the official code)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import open_clip
 import pytest
 import torch
 from eval_testdata import DATA, make_eval_root
+from repo_paths import FIXTURES
 
 from tvrkit.config import to_dict
 from tvrkit.eval.config import load_eval_config
@@ -21,7 +21,7 @@ from tvrkit.eval.run_eval import run_eval
 from tvrkit.models import build_model
 from tvrkit.models.config import load_model_config
 
-FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "ucofia"
+FIXTURES = FIXTURES / "methods" / "ucofia"
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_paths import REPO
 from train_data import synthetic_root, tiny_config
 
 from tvrkit.train.jsonlog import LOG_FILE, read_log
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 

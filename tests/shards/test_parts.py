@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tvrkit.errors import ConfigError, StageError
 from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
+from tvrkit.errors import ConfigError, StageError
 
 
 def _env(**values: int) -> dict[str, str]:

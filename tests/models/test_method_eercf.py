@@ -18,12 +18,12 @@ tokens; videos 0-4 have all 6 frames, videos 5-7 have 3, 2 and 1 (zero-padded as
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import open_clip
 import pytest
 import torch
+from repo_paths import FIXTURES
 
 from tvrkit.errors import ConfigError
 from tvrkit.models import load_checkpoint
@@ -31,7 +31,7 @@ from tvrkit.models.checkpoints import read_checkpoint
 from tvrkit.models.methods.eercf.model import EERCF
 from tvrkit.retrieval.coarse_fine import coarse_t2v, final_top, fine_rerank, union_item_scorer
 
-FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "eercf"
+FIXTURES = FIXTURES / "methods" / "eercf"
 FULL = 5  # videos 0..4 have every frame
 TOL = 1e-4
 

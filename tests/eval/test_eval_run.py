@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from eval_testdata import make_checkpoint, make_eval_root
+from repo_paths import REPO, TESTS
 
 from tvrkit.cli import cli
 from tvrkit.errors import ConfigError, DataError
@@ -172,13 +173,12 @@ def test_two_ranks_embed_once_and_give_the_single_process_metrics(setup, tmp_pat
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     from tvrkit.retrieval.store import FeatureStore
 
     root, ckpt, base = setup
     single = _eval(ckpt, tmp_path / "one", cache_dir=str(tmp_path / "cache1"), report={"enabled": False})
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "tvrkit", "-q",
          "eval", "--checkpoint", str(ckpt), "--out", str(tmp_path / "two"), "--set", f"cache_dir={tmp_path / 'cache2'}",

@@ -8,10 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from tvrkit.train import load_train_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 CONFIGS = sorted((REPO / "tvrkit" / "configs").glob("*.yaml"))
 PIPELINES = sorted(p for p in (REPO / "pipelines").glob("*.mk") if p.stem not in ("common", "real"))
 

@@ -14,18 +14,17 @@ embed 64, vocab 512) with a 2-layer temporal transformer, with
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import open_clip
 import pytest
 import torch
+from repo_paths import FIXTURES
 
 from tvrkit.models import load_checkpoint
 from tvrkit.models.config import load_model_config
 from tvrkit.models.methods.hmmc.model import HMMC
 from tvrkit.models.methods.hmmc.momentum import queue_contrast
 
-FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "hmmc"
+FIXTURES = FIXTURES / "methods" / "hmmc"
 
 
 def config(**hmmc):

@@ -14,18 +14,17 @@ too large for a fixture).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import open_clip
 import pytest
 import torch
+from repo_paths import FIXTURES
 
 from tvrkit.models import load_checkpoint
 from tvrkit.models.config import load_model_config
 from tvrkit.models.methods.layouts import hf_clip_to_openai
 from tvrkit.models.methods.vscha.model import VSCHA
 
-FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "vscha"
+FIXTURES = FIXTURES / "methods" / "vscha"
 
 
 def config(**vscha):

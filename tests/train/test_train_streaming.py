@@ -8,11 +8,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from repo_paths import REPO
 from train_data import synthetic_root, tiny_config
 
 from benchmarks.servers import http_server
@@ -20,7 +20,7 @@ from tvrkit.train import load_train_config, run_train
 from tvrkit.train.checkpoint import LAST, load_training_state
 from tvrkit.train.jsonlog import LOG_FILE, read_log
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 EPOCHS, BATCHES = 2, 3
 
 

@@ -8,16 +8,16 @@ import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
+from repo_paths import REPO
 
 import tvrkit.models.methods as methods
 from tvrkit.errors import ConfigError
 from tvrkit.models import build_model, load_model_config, method_facts, method_names
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 TOY_INIT = '''
 from dataclasses import dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import REPO, TESTS
 from shard_testdata import make_root, make_video, sharded_root
 
 from tvrkit.catalog import Catalog, write_catalog
@@ -147,7 +148,7 @@ def test_kill_during_sharding_then_rerun_gives_the_same_manifest(tmp_path):
     make_root(root, {"train": 12}, size="96x72")
     argv = [sys.executable, "-c", "import sys; from tvrkit.cli import main; main(sys.argv[1:])",
             "shard", "--root", str(root), "--workers", "1", "--shard-multiple", "4"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     staging = root / "shards" / ".staging"
     deadline = time.monotonic() + 60

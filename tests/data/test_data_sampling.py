@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from tvrkit.data.config import DataConfig
 from tvrkit.data.batch_samplers import TrainBatchSampler, eval_block
+from tvrkit.data.config import DataConfig
 from tvrkit.data.frame_indices import candidate_indices, sample_frames, slice_positions
 
 

@@ -10,17 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from repo_paths import FIXTURES
 from shard_testdata import sharded_root
 
 from tvrkit.data.augment import VideoAugment, random_resized_box
+from tvrkit.data.batch_samplers import rank_batch_size
 from tvrkit.data.config import AugmentConfig, DataConfig
+from tvrkit.data.frame_indices import candidate_indices, clip4clip_grid, sample_frames
 from tvrkit.data.holdout import HELDOUT, heldout_video_ids
 from tvrkit.data.loader import build_train_loader, build_video_loader, split_texts
-from tvrkit.data.batch_samplers import rank_batch_size
-from tvrkit.data.frame_indices import candidate_indices, clip4clip_grid, sample_frames
 from tvrkit.errors import ConfigError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reference"
+FIXTURES = FIXTURES / "reference"
 SLICE_FRAMEPOS = {0: "head", 1: "tail", 2: "uniform"}  # CLIP4Clip's --slice_framepos numbers
 
 

@@ -22,6 +22,7 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from repo_paths import REPO
 from train_data import synthetic_root, tiny_config
 
 from tvrkit.cli import cli, main
@@ -30,7 +31,7 @@ from tvrkit.train import load_train_config, run_train
 from tvrkit.train.checkpoint import LAST, load_training_state
 from tvrkit.train.jsonlog import LOG_FILE, read_log
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 BATCHES = 3  # per epoch: 24 training captions in batches of 8
 

@@ -18,12 +18,11 @@ eval draw ("fixed"), and the train-mode loss of 4 pairs with the gradients it gi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import open_clip
 import pytest
 import torch
+from repo_paths import FIXTURES
 
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
@@ -31,7 +30,7 @@ from tvrkit.models.methods.ucofia import LEVELS
 from tvrkit.models.methods.ucofia.model import UCoFiA
 from tvrkit.retrieval.postprocess import apply_levels_postprocess
 
-FIXTURES = Path(__file__).parent / "fixtures" / "methods" / "ucofia"
+FIXTURES = FIXTURES / "methods" / "ucofia"
 NAMES = (*LEVELS, "total")
 
 

@@ -16,11 +16,10 @@ metrics read, and one training loss with its seed (pooling dropout off).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import open_clip
 import pytest
 import torch
+from repo_paths import FIXTURES
 
 from tvrkit.config.load import read_yaml
 from tvrkit.config.shipped import resolve_config_path
@@ -28,7 +27,7 @@ from tvrkit.errors import ConfigError
 from tvrkit.models import load_checkpoint
 from tvrkit.models.methods.tmass.model import TMASS
 
-FIXTURES = Path(__file__).parent / "fixtures" / "methods"
+FIXTURES = FIXTURES / "methods"
 TMASS_DIR = FIXTURES / "tmass"
 CHECKPOINT = TMASS_DIR / "model_best.pth"
 TOL = 1e-4  # of the official scores' range
