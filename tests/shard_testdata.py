@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tvrkit.catalog import Catalog, write_catalog
 from tvrkit.media.ffmpeg import ffmpeg_exe
+from tvrkit.shards.frames import decode_frames, decode_jpeg
 
 
 def make_video(path: Path, seconds: float, hue: int, size: str = "64x48", fps: int = 3) -> None:
@@ -69,3 +70,18 @@ def sharded_root(root: Path, formats: tuple[str, ...] = ("wds", "lmdb"), **kwarg
     for fmt in formats:
         run_shard(ShardConfig(root=str(root), format=fmt, workers=1, shard_multiple=2, keep_staging=True, **kwargs))
     return root
+
+
+def quietly_damaged(jpeg: bytes) -> bytes:
+    """``jpeg`` with one byte flipped such that the lenient decode still succeeds."""
+    for offset in range(len(jpeg) // 2, len(jpeg) - 2):
+        bad = bytearray(jpeg)
+        bad[offset] ^= 0xFF
+        try:
+            decode_jpeg(bytes(bad))
+            decode_frames([bytes(bad)], strict=True)
+        except RuntimeError:
+            continue  # the lenient decoder refuses it too: not the case under test
+        except ValueError:
+            return bytes(bad)
+    raise AssertionError("no quietly damaging byte found")

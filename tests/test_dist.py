@@ -23,7 +23,7 @@ SECTIONS = {"method": "drl", "drl": {"temporal": {"layers": 1}}}
 
 
 def _model_and_batch():
-    from test_models_support import frames, mask, tiny_model, tokens
+    from model_testdata import frames, mask, tiny_model, tokens
 
     model = tiny_model(seed=7, **SECTIONS)
     return model, (tokens(5), frames(5, 4, seed=3), mask([4, 2, 3, 1, 4], 4))

@@ -7,12 +7,11 @@ frame strips' colours present, and the green mark of the correct video drawn.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from browser import chromium
 
 from tvrkit.eval.report import ReportQuery, render_report, sample_queries, write_report
 from tvrkit.retrieval.strips import evenly_spaced, make_strips, strip_jpeg
@@ -90,29 +89,11 @@ def test_sample_queries_mixes_hits_and_misses():
     assert chosen == sample_queries(len(ranks), ranks, 4, seed=3)
 
 
-def _chromium() -> str:
-    """Path of Debian's chromium; install it when missing and we may (root with apt-get)."""
-    for name in ("chromium", "chromium-browser"):
-        if path := shutil.which(name):
-            return path
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("chromium is not installed and cannot be installed here (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"installing chromium failed at {' '.join(argv)}: {proc.stderr.strip()[-300:]}")
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("apt-get installed chromium but no `chromium` binary is on PATH")
-    return path
-
-
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium(tmp_path):
     from PIL import Image
 
-    browser = _chromium()
+    browser = chromium()
     strips, queries = _report_inputs()
     page = tmp_path / "report.html"
     write_report(page, _metrics(), queries, strips)

@@ -2,7 +2,7 @@
 
 The fixtures in tests/fixtures/methods/vscha/ were produced by the official code on a seeded-random
 tiny model (Hugging Face CLIPModel, width 64, 2 layers, 2 heads, 32 px, patch 8, embed 64, vocab
-512; num_frames 4, center 8) with
+512; max_frames 4, center 8) with
 
     cd /work/ref && PYTHONPATH=/work/refpkgs/hf:/work/refpkgs/vscha python gen_vscha.py OUT_DIR
 
@@ -30,7 +30,7 @@ FIXTURES = FIXTURES / "methods" / "vscha"
 def config(**vscha):
     open_clip.add_model_config(FIXTURES / "vscha-tiny.json")
     return load_model_config(base={"method": "vscha", "backbone": {"name": "vscha-tiny"},
-                                   "vscha": {"num_frames": 4, "dropout": 0.0, **vscha}})
+                                   "vscha": {"max_frames": 4, "dropout": 0.0, **vscha}})
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_hugging_face_layout_maps_every_key_and_rejects_incomplete_attention():
 def test_frame_count_must_be_the_configured_one(golden):
     inputs, _ = golden
     model = load_checkpoint(FIXTURES / "checkpoint.pth", config())
-    with pytest.raises(ValueError, match="model.vscha.num_frames is 4; this batch has 3 frame slots"):
+    with pytest.raises(ValueError, match="model.vscha.max_frames is 4; this batch has 3 frame slots"):
         model.encode_video(inputs["frames"][:, :3], inputs["frame_mask"][:, :3])
 
 

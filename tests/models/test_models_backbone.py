@@ -7,8 +7,8 @@ from __future__ import annotations
 import open_clip
 import pytest
 import torch
+from model_testdata import tiny_config, tiny_model, tokens
 from safetensors.torch import save_file
-from test_models_support import tiny_config, tiny_model, tokens
 from torch import nn
 
 from tvrkit.errors import ConfigError
@@ -146,7 +146,7 @@ def test_freeze_layers_freezes_patch_embedding_and_first_blocks():
 
 
 def test_grad_checkpointing_changes_neither_loss_nor_gradients():
-    from test_models_support import frames, mask
+    from model_testdata import frames, mask
 
     batch = (tokens(3), frames(3, 4), mask([4, 2, 3], 4))
     results = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import open_clip
 import pytest
 import torch
-from test_models_support import tiny_config, tiny_model, tokens
+from model_testdata import tiny_config, tiny_model, tokens
 
 from tvrkit.config import to_dict
 from tvrkit.errors import ConfigError

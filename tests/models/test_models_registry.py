@@ -77,7 +77,7 @@ def toy_method(tmp_path, monkeypatch):
 
 
 def test_a_method_package_registers_itself_config_schema_and_model(toy_method):
-    from test_models_support import frames, mask, tokens
+    from model_testdata import frames, mask, tokens
 
     assert toy_method in method_names()
     cfg = load_model_config(base={"method": "toy", "backbone": {"arch": "tvrkit-tiny"}}, overrides=["toy.scale=3"])

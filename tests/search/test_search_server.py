@@ -145,11 +145,11 @@ def test_200_concurrent_requests_from_8_threads(served):
 
 @pytest.mark.slow
 def test_the_page_in_headless_chromium_answers_a_query_and_plays_from_the_moment(served, tmp_path):
+    from browser import chromium
     from PIL import Image
-    from test_eval_report import _chromium
 
     _, _, app, client = served
-    browser = _chromium()
+    browser = chromium()
     query = "clip 4 caption 1"
     hits = client.get("/api/search", params={"q": query, "k": 12}).json()["results"]
     later = [h["rank"] for h in hits if h["moment"]["start"] > 0.2]

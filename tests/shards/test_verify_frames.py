@@ -7,32 +7,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from shard_testdata import sharded_root
+from shard_testdata import quietly_damaged, sharded_root
 
 from tvrkit.data import clips
 from tvrkit.shards.formats.base import get_format
-from tvrkit.shards.frames import decode_frames, decode_jpeg
+from tvrkit.shards.frames import decode_frames
 from tvrkit.shards.manifest import read_manifest
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     return sharded_root(tmp_path_factory.mktemp("strict") / "root", formats=("wds",))
-
-
-def _quietly_damaged(jpeg: bytes) -> bytes:
-    """``jpeg`` with one byte flipped such that the lenient decode still succeeds."""
-    for offset in range(len(jpeg) // 2, len(jpeg) - 2):
-        bad = bytearray(jpeg)
-        bad[offset] ^= 0xFF
-        try:
-            decode_jpeg(bytes(bad))
-            decode_frames([bytes(bad)], strict=True)
-        except RuntimeError:
-            continue  # the lenient decoder refuses it too: not the case under test
-        except ValueError:
-            return bytes(bad)
-    raise AssertionError("no quietly damaging byte found")
 
 
 def test_strict_decode_matches_the_lenient_one_on_good_frames(pristine):
@@ -49,7 +34,7 @@ def test_a_flipped_byte_is_unreadable_only_with_verify_frames(pristine, tmp_path
     shard = split / read_manifest(split)["shards"][0]["file"]
     entry = next(e for e in get_format("wds").entries(shard, True) if e.frame is not None)
     data = shard.read_bytes()
-    shard.write_bytes(data.replace(entry.data, _quietly_damaged(entry.data), 1))
+    shard.write_bytes(data.replace(entry.data, quietly_damaged(entry.data), 1))
     reader = get_format("wds").reader(root, "train")
     every = lambda info: range(info.num_frames)  # noqa: E731
     reader.read(entry.video_id, every)  # lenient: damaged pixels pass

@@ -91,7 +91,7 @@ def test_cli_resume_past_a_damaged_last_pt(synthetic, tmp_path):
 def test_a_quietly_damaged_frame_is_skipped_recorded_and_counted(synthetic, tmp_path):
     import shutil
 
-    from test_verify_frames import _quietly_damaged
+    from shard_testdata import quietly_damaged
     from train_data import tiny_config
 
     from tvrkit.shards.formats.base import get_format
@@ -107,7 +107,7 @@ def test_a_quietly_damaged_frame_is_skipped_recorded_and_counted(synthetic, tmp_
     damaged = {frames[0].video_id}
     for entry in frames:  # every frame of one video: whichever frames are sampled, it is unreadable
         if entry.video_id in damaged:
-            data = data.replace(entry.data, _quietly_damaged(entry.data), 1)
+            data = data.replace(entry.data, quietly_damaged(entry.data), 1)
     shard.write_bytes(data)
     cfg = load_train_config(base=tiny_config(root, data={"verify_frames": True},
                                              train={"epochs": 1, "select_on": "none"}))
