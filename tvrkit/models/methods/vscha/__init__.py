@@ -15,7 +15,7 @@ class VschaOptions:
     """VSC-HA's sizes and loss weights. Defaults are the official code's (config/all_config.py), which
     its MSR-VTT command keeps."""
 
-    num_frames: int = option(12, "Frames per video the model is built for (official --num_frames): the input "
+    max_frames: int = option(12, "Frames per video the model is built for (official --num_frames): the input "
                              "width of the compression module's MLP. Every video must come with exactly this many "
                              "frame slots (shorter ones padded).", minimum=1)
     center: int = option(8, "K of the adaptive (entity-word) pool: the embedding is split into K chunks of "
@@ -32,7 +32,7 @@ class VschaOptions:
                           "no evidence (tvrkit's honest default). repeat_last: as the official loader "
                           "(datasets/video_capture.py), a short video's last frame fills its remaining slots and "
                           "every slot is a real frame for every pool; only needed to reproduce official numbers on "
-                          "videos shorter than num_frames.", choices=("masked", "repeat_last"))
+                          "videos shorter than max_frames.", choices=("masked", "repeat_last"))
 
 
 METHOD = MethodSpec(
@@ -47,7 +47,7 @@ METHOD = MethodSpec(
                 ScoreLevel("entity_word", "adaptive pool: weighted sum of the cosines of K channel chunks")),
         coarse_level="unit sentence . unit mean of the unit CLIP frame embeddings (re-ranked by the attention pool)",
         block_size=64,
-        frames=options.num_frames,
+        frames=options.max_frames,
     ),
     model=".model:VSCHA",
 )

@@ -105,7 +105,7 @@ class VSCHA(Method):
         if dim % opts.center:
             raise ConfigError(f"model.vscha.center: {opts.center} does not divide the embedding width {dim}")
         self.opts = opts
-        self.video_mlp = nn.Sequential(nn.Linear(opts.num_frames, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
+        self.video_mlp = nn.Sequential(nn.Linear(opts.max_frames, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
         self.attention = AttentionPool(dim, opts.heads, opts.dropout)
         width = dim // opts.center
         self.weight_fc = nn.Sequential(nn.Linear(2 * width, 4 * width), nn.ReLU(inplace=True), nn.Linear(4 * width, 1))
@@ -121,8 +121,8 @@ class VSCHA(Method):
         frame_mask = frame_mask.bool()
         check_frame_mask(frame_mask)
         length = frame_mask.shape[1]
-        if length != self.opts.num_frames:
-            raise ValueError(f"model.vscha.num_frames is {self.opts.num_frames}; this batch has {length} frame slots "
+        if length != self.opts.max_frames:
+            raise ValueError(f"model.vscha.max_frames is {self.opts.max_frames}; this batch has {length} frame slots "
                              "(set data.max_frames to the same value)")
         embedded, _ = self.backbone.encode_frames(frames[frame_mask], with_patches=False)
         emb = scatter_frames(embedded, frame_mask)
