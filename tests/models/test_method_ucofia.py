@@ -24,10 +24,12 @@ import pytest
 import torch
 from repo_paths import FIXTURES
 
+from tvrkit.errors import ConfigError
 from tvrkit.models import load_checkpoint
 from tvrkit.models.checkpoints import read_checkpoint
-from tvrkit.models.methods.ucofia import LEVELS
+from tvrkit.models.methods.ucofia import LEVELS, UcofiaOptions
 from tvrkit.models.methods.ucofia.model import UCoFiA
+from tvrkit.models.methods.ucofia.ops import PatchShift
 from tvrkit.retrieval.postprocess import apply_levels_postprocess
 
 FIXTURES = FIXTURES / "methods" / "ucofia"
@@ -144,3 +146,25 @@ def test_official_layout_is_recognised_and_fully_loaded():
                        state["visual_token_selector.score_predictor.in_conv.0.weight"])
     assert float(ours["backbone.clip.logit_scale"]) == pytest.approx(float(state["clip.logit_scale"]))
     assert np.isclose(float(loaded.scale().detach()), 30.0, rtol=1e-3)
+
+
+def _hooked(depth: int, layers) -> list[int]:
+    blocks = torch.nn.ModuleList(torch.nn.Module() for _ in range(depth))
+    for block in blocks:
+        block.attn = torch.nn.MultiheadAttention(8, 1)
+    PatchShift(7).install(blocks, layers)
+    return [i for i, block in enumerate(blocks) if block.attn._forward_pre_hooks]
+
+
+def test_shift_layers_default_is_the_last_two_blocks_of_any_tower():
+    """The official code hard-codes blocks 10 and 11 of ViT-B/32's 12; the default (-2, -1) names
+    them there and the last two blocks of a smaller tower (tvrkit-tiny's 2), so compare can train it."""
+    default = UcofiaOptions().shift_layers
+    assert default == (-2, -1)
+    assert _hooked(12, default) == [10, 11]
+    assert _hooked(12, (10, 11)) == [10, 11]
+    assert _hooked(2, default) == [0, 1]
+    assert _hooked(12, (11, -1)) == [11]  # one block named twice is shifted once
+    for bad in ((10, 11), (-3,)):
+        with pytest.raises(ConfigError, match=r"shift_layers: block -?\d+ does not exist \(the image tower has 2"):
+            _hooked(2, bad)

@@ -35,9 +35,11 @@ class UcofiaOptions:
                                   "once from a generator with this seed and shared by every frame (training draws "
                                   "fresh noise from the global RNG as the official code does; the official "
                                   "evaluation does too, which tvrkit does not).", minimum=0)
-    shift_layers: tuple[int, ...] = option((10, 11), "Indices of the image tower's blocks whose attention input is "
-                                           "patch-shifted between adjacent frames (the official make_patch_shift "
-                                           "hard-codes blocks 10 and 11: the last two of ViT-B).", minimum=0)
+    shift_layers: tuple[int, ...] = option((-2, -1), "Indices of the image tower's blocks whose attention input "
+                                           "is patch-shifted between adjacent frames; negative ones count from the "
+                                           "end, as in Python (the official make_patch_shift hard-codes blocks 10 "
+                                           "and 11 of ViT-B/32's 12: the last two, which the default names on any "
+                                           "tower).")
     shift_div: int = option(7, "n_div of the patch shift: every (tokens // shift_div)-th patch from token 1 comes "
                             "from the previous frame, from token 4 from the next.", minimum=1)
 

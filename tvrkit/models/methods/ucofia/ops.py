@@ -47,12 +47,19 @@ class PatchShift:
             self._frames = None
 
     def install(self, blocks: nn.ModuleList, layers: Sequence[int]) -> None:
-        """Hook the attention of ``blocks[i]`` for each ``i`` in ``layers``."""
+        """Hook the attention of ``blocks[i]`` for each ``i`` in ``layers`` (negative ``i`` counts
+        from the end, as in Python; a block named twice is hooked once)."""
+        picked: list[int] = []
         for i in layers:
-            if not 0 <= i < len(blocks):
+            if not -len(blocks) <= i < len(blocks):
                 raise ConfigError(f"model.ucofia.shift_layers: block {i} does not exist "
-                                  f"(the image tower has {len(blocks)} blocks)")
-            blocks[i].attn.register_forward_pre_hook(self, with_kwargs=True)
+                                  f"(the image tower has {len(blocks)} blocks: 0..{len(blocks) - 1}, "
+                                  f"or -{len(blocks)}..-1 from the end)")
+            index = i % len(blocks)
+            if index not in picked:
+                picked.append(index)
+        for index in picked:
+            blocks[index].attn.register_forward_pre_hook(self, with_kwargs=True)
 
     def shift(self, x: Tensor) -> Tensor:
         """``x [N, L, C]`` (N = videos x frames) -> the shifted tokens."""
