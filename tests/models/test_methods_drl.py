@@ -35,6 +35,8 @@ from methods_golden import (
 
 from tvrkit.errors import ConfigError
 from tvrkit.models import load_checkpoint
+from tvrkit.models.features import TextFeatures, VideoFeatures
+from tvrkit.models.methods.drl.model import TokenInteraction, decorrelation_loss
 
 CHECKPOINT = FIXTURES / "drl" / "pytorch_model.bin.0"
 GOLDEN = {True: FIXTURES / "drl" / "golden.pt", False: FIXTURES / "drl" / "backbone_tvr" / "golden.pt"}
@@ -84,6 +86,31 @@ def test_masked_padding_lets_no_padded_token_win_a_maximum():
         for row, length in enumerate((data["tokens"] != 0).sum(1).tolist()):
             alone = model.score(model.encode_text(data["tokens"][row : row + 1, :length]), video)["total"]
             assert torch.allclose(alone[0], full[row], atol=1e-6)
+
+
+@pytest.mark.parametrize("zero_padding", [True, False], ids=["official", "masked"])
+def test_cdcr_is_finite_when_every_frame_picks_the_same_word(zero_padding):
+    """CLIP's causal start token is the same vector for every caption; when it is every frame's most
+    similar word (the tiny model at initialisation, seed 2 of tvrkit compare), the frames' partner
+    words are one row repeated, every channel has zero spread and the official ``/ std(0)`` gave a
+    NaN loss at step 4. Such channels carry no correlation: loss and gradient stay finite."""
+    gen = torch.Generator().manual_seed(0)
+    batch, length, frames, dim = 4, 5, 3, 8
+    start = torch.randn(dim, generator=gen)
+    words = -torch.rand(batch, length, dim, generator=gen) * start.sign()  # every real word opposes the frames
+    words[:, 0] = start  # the start token: one vector for every caption, the frames' best word
+    video = start + 0.1 * torch.randn(batch, frames, dim, generator=gen)
+    words.requires_grad_(True)
+    video.requires_grad_(True)
+    word_mask = torch.ones(batch, length, dtype=torch.bool)
+    word_mask[:, 3:] = False
+    text = TextFeatures(sentence=words[:, 0], words=words, word_mask=word_mask)
+    vid = VideoFeatures(frames=video, frame_mask=torch.ones(batch, frames, dtype=torch.bool))
+    loss = decorrelation_loss(text, vid, TokenInteraction(dim), off_diagonal=0.0, on_diagonal=0.14,
+                              zero_padding=zero_padding)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(words.grad).all() and torch.isfinite(video.grad).all()
 
 
 def test_a_clip4clip_checkpoint_is_named_when_loaded_as_drl():
