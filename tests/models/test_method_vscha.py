@@ -2,7 +2,7 @@
 
 The fixtures in tests/fixtures/methods/vscha/ were produced by the official code on a seeded-random
 tiny model (Hugging Face CLIPModel, width 64, 2 layers, 2 heads, 32 px, patch 8, embed 64, vocab
-512; max_frames 4, center 8) with
+512; official --num_frames 4, center 8) with
 
     cd /work/ref && PYTHONPATH=/work/refpkgs/hf:/work/refpkgs/vscha python gen_vscha.py OUT_DIR
 
