@@ -213,3 +213,32 @@ def test_verify_reads_a_url_root(server, local_root, tmp_path) -> None:
         served.stop()
     assert not report["ok"]
     assert report["problems"][0]["shard"] == f"{served.url}/root/shards/wds/test/{shard.name}"
+
+
+def test_verify_frames_applies_to_streamed_frames(server, local_root) -> None:
+    """``data.verify_frames`` makes a quietly damaged streamed frame unreadable, as it does on a local root."""
+    from shard_testdata import quietly_damaged
+
+    from tvrkit.data.streaming import StreamSource
+    from tvrkit.shards.formats.base import CorruptSample, Pick
+    from tvrkit.shards.stream import StreamedVideo
+
+    cfg = resolve_root(config(server.url + "/root"))
+    source = StreamSource(cfg.root, "train")
+    good = next(get_format_entries(local_root))
+    source.video = StreamedVideo("v000", {"fps": 3.0}, (quietly_damaged(good),))
+    first: Pick = lambda info: [0]  # noqa: E731
+    assert source._read("v000", first)[1].shape[0] == 1  # the lenient decode accepts the damaged frame
+    source.verify_frames = True
+    with pytest.raises((ValueError, CorruptSample)):
+        source._read("v000", first)
+
+
+def get_format_entries(root: Path):
+    """The JPEG frames stored in ``root``'s first train shard."""
+    from tvrkit.shards.formats.base import get_format
+    from tvrkit.shards.manifest import read_manifest
+
+    split = root / "shards" / "wds" / "train"
+    shard = split / read_manifest(split)["shards"][0]["file"]
+    return (e.data for e in get_format("wds").entries(shard, True) if e.frame is not None)

@@ -76,7 +76,7 @@ class StreamSource(FrameReader):
         if video is None or video.video_id != video_id:
             raise CorruptSample(f"{self.split}/{video_id}: not in its shard at {self.url}")
         indices = list(pick(VideoInfo(len(video.jpegs), video.meta["fps"])))
-        return indices, decode_frames([video.jpegs[i] for i in indices])
+        return indices, decode_frames([video.jpegs[i] for i in indices], self.verify_frames)
 
 
 @dataclasses.dataclass(frozen=True)
