@@ -36,8 +36,8 @@ def _run(argv: list[str], log_path: Path) -> tuple[int, float, float]:
     t0 = time.perf_counter()
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        _, status, usage = os.wait4(proc.pid, 0)  # the child's own rusage: its peak RSS, not the maximum so far
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
     return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024.0
 
 

@@ -112,9 +112,11 @@ class Method(nn.Module, abc.ABC):
         return not self.facts.total_is_global
 
     # ---- encoders and scores (subclasses) ---------------------------------------------------
-    @abc.abstractmethod
     def encode_text(self, tokens: Tensor) -> TextFeatures:
-        """``tokens [N, L]`` (CLIP BPE ids, start ... end, zero padded) -> :class:`TextFeatures`."""
+        """``tokens [N, L]`` (CLIP BPE ids, start ... end, zero padded) -> :class:`TextFeatures`: CLIP's
+        sentence vector alone by default; methods that score words override it."""
+        sentence, _, _ = self.backbone.encode_text(tokens)
+        return TextFeatures(sentence=sentence)
 
     @abc.abstractmethod
     def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:

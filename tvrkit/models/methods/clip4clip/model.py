@@ -67,10 +67,6 @@ class Clip4Clip(Method):
         self.temporal = build_temporal(cfg.options.temporal, self.backbone)
         self.backbone.clip.logit_scale.requires_grad_(True)  # trained in the backbone's group, as officially
 
-    def encode_text(self, tokens: Tensor) -> TextFeatures:
-        sentence, _, _ = self.backbone.encode_text(tokens)
-        return TextFeatures(sentence=sentence)
-
     def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
         raw, mask = embed_frames(self.backbone, frames, frame_mask)
         return VideoFeatures(frames=self.temporal(raw, mask), frame_mask=mask)

@@ -72,10 +72,6 @@ class EERCF(Method):
         return clip_logit_scale(self.backbone)
 
     # ---- encoders -------------------------------------------------------------------------
-    def encode_text(self, tokens: Tensor) -> TextFeatures:
-        sentence, _, _ = self.backbone.encode_text(tokens)
-        return TextFeatures(sentence=sentence)
-
     def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
         frame_mask = frame_mask.bool()
         check_frame_mask(frame_mask)

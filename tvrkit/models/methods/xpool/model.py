@@ -90,10 +90,6 @@ class XPool(Method):
         self.pool = TextConditionedPool(self.embed_dim, cfg.options)
         self.backbone.clip.logit_scale.requires_grad_(True)  # trained with CLIP's lr, as officially
 
-    def encode_text(self, tokens: Tensor) -> TextFeatures:
-        sentence, _, _ = self.backbone.encode_text(tokens)
-        return TextFeatures(sentence=sentence)
-
     def encode_video(self, frames: Tensor, frame_mask: Tensor) -> VideoFeatures:
         raw, mask = embed_frames(self.backbone, frames, frame_mask)
         return VideoFeatures(frames=raw, frame_mask=mask, raw_frames=raw)
