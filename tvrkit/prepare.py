@@ -22,8 +22,7 @@ from typing import Any
 from tvrkit import __version__
 from tvrkit.catalog import Catalog, arrow_schema, catalog_dir, write_catalog
 from tvrkit.cluster import check_same, in_part, part_dir, read_results, remove_parts, resolve_part, write_result
-from tvrkit.config import load_config, save_resolved, to_dict
-from tvrkit.config.options import option
+from tvrkit.config import load_config, option, save_resolved, to_dict
 from tvrkit.datasets.base import BuildRequest
 from tvrkit.datasets.locate import locate_videos
 from tvrkit.datasets.registry import get_dataset

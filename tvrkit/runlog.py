@@ -73,7 +73,7 @@ class FailureLog:
 
 def write_summary(path: str | os.PathLike[str], summary: dict[str, Any]) -> None:
     """Validate ``summary`` against ``schemas/summary.schema.json`` and write it last."""
-    from tvrkit.config.schema import validate_document
+    from tvrkit.config import validate_document
 
     validate_document(summary, "summary")
     write_json_atomic(path, summary)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tvrkit.compare.config import CompareConfig
-from tvrkit.config.load import read_yaml
+from tvrkit.config import read_yaml
 from tvrkit.config.shipped import SHIPPED_DIR, resolve_config_path
 from tvrkit.errors import ConfigError
 

@@ -13,11 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from tvrkit.config import load_config
-from tvrkit.config.load import merge, read_yaml
-from tvrkit.config.options import option
-from tvrkit.config.overrides import apply_overrides
-from tvrkit.config.shipped import resolve_config_path
+from tvrkit.config import apply_overrides, load_config, merge, option, read_yaml, resolve_config_path
 from tvrkit.data.config import DataConfig
 from tvrkit.errors import ConfigError
 from tvrkit.models.config import ModelConfig

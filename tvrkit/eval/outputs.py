@@ -60,7 +60,7 @@ def metrics_document(
 
 def validate_metrics(doc: dict[str, Any]) -> None:
     """Check ``doc`` against ``schemas/metrics.schema.json`` (a mismatch is a producer bug: exit 1)."""
-    from tvrkit.config.schema import validate_document
+    from tvrkit.config import validate_document
 
     try:
         validate_document(doc, "metrics")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from tvrkit.config.options import option
+from tvrkit.config import option
 from tvrkit.fsutil import atomic_path
 from tvrkit.media.argv import compress_argv, thread_budget, usable_cores
 from tvrkit.media.probe import (

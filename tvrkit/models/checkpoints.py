@@ -75,8 +75,7 @@ def resolve_model_config(config: Any, stored: dict[str, Any] | None = None) -> M
     """A :class:`ModelConfig` from ``config``: a YAML path (a train/eval config's ``model:``
     section, or a model config), a dict, a config object with a ``model`` field, a
     ``ModelConfig``; ``None`` takes ``stored`` (the config a tvrkit checkpoint was trained with)."""
-    from tvrkit.config.load import read_yaml
-    from tvrkit.config.shipped import resolve_config_path
+    from tvrkit.config import read_yaml, resolve_config_path
 
     if isinstance(config, ModelConfig):
         return config

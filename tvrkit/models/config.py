@@ -13,9 +13,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from tvrkit.config import load_config
-from tvrkit.config.dataclass import from_dict, to_dict
-from tvrkit.config.options import option
+from tvrkit.config import from_dict, load_config, option, to_dict
 from tvrkit.models.methods import DEFAULT_METHOD
 
 SCHEMA = "model"

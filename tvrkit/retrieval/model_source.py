@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tvrkit.config import from_dict, resolve_config, to_dict
-from tvrkit.config.load import read_yaml
-from tvrkit.config.shipped import resolve_config_path
+from tvrkit.config import from_dict, read_yaml, resolve_config, resolve_config_path, to_dict
 from tvrkit.data.config import DataConfig
 from tvrkit.errors import ConfigError, StageError
 from tvrkit.models.config import ModelConfig

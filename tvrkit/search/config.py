@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tvrkit.config.options import option
+from tvrkit.config import option
 from tvrkit.errors import ConfigError
 from tvrkit.media.compress import CompressConfig
 from tvrkit.retrieval.model_source import ModelSource, load_model_source, model_identity
@@ -71,7 +71,7 @@ def load_index_config(path: str | os.PathLike[str] | None = None, overrides: lis
 def model_spec(checkpoint: str | None, model_config: str | None) -> dict[str, Any]:
     """What an index stores to reload its model: absolute paths of the checkpoint or train config (a
     shipped config's name resolves to its file)."""
-    from tvrkit.config.shipped import resolve_config_path
+    from tvrkit.config import resolve_config_path
 
     return {"checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None,
             "model_config": str(resolve_config_path(model_config).resolve()) if model_config else None}

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tvrkit.config.options import option
+from tvrkit.config import option
 from tvrkit.fsutil import atomic_path
 
 INDEX_TYPES = ("flat", "ivf-pq", "hnsw")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tvrkit.config.options import option
+from tvrkit.config import option
 
 
 @dataclasses.dataclass(frozen=True)

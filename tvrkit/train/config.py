@@ -8,8 +8,7 @@ import dataclasses
 import os
 from typing import Any
 
-from tvrkit.config import load_config
-from tvrkit.config.options import option
+from tvrkit.config import load_config, option
 from tvrkit.data.config import DataConfig
 from tvrkit.data.frame_indices import HMMC_CANDIDATES
 from tvrkit.errors import ConfigError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tvrkit.config.options import option
+from tvrkit.config import option
 from tvrkit.models.config import TemporalOptions
 from tvrkit.models.methods import MethodFacts, MethodSpec, ScoreLevel
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tvrkit.config.options import option
+from tvrkit.config import option
 from tvrkit.models.methods import MethodFacts, MethodSpec, ScoreLevel
 
 
