@@ -96,9 +96,14 @@ class DevTools:
     def wait_for(self, expression: str, timeout: float) -> object:
         """Poll ``expression`` until it is truthy; its last value when ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
-        while not (value := self.evaluate(expression)) and time.monotonic() < deadline:
+        while True:
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError:  # the page is between two documents (navigation)
+                value = None
+            if value or time.monotonic() >= deadline:
+                return value
             time.sleep(0.1)
-        return value
 
     def screenshot(self, path: str) -> None:
         """Write the page as it is now to ``path`` (PNG)."""
