@@ -52,6 +52,31 @@ def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
     assert not (tmp_path / "out" / LOCK_FILE).exists()  # released: nothing left in the output
 
 
+LATE_RECORD = """
+import fcntl, json, os, socket, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(0.3)  # a second run arrives here: the lock is held, its record not yet written
+os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "stage": "shard"}).encode(), 0)
+time.sleep(60)
+"""
+
+
+def test_a_second_writer_arriving_before_the_holder_wrote_its_record_still_names_it(tmp_path):
+    (tmp_path / "out").mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", LATE_RECORD, str(tmp_path / "out" / LOCK_FILE)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        with pytest.raises(LockedError) as err, output_lock(tmp_path / "out", "shard"):
+            pass
+        assert f"tvrkit shard (pid {proc.pid} on host {socket.gethostname()}" in str(err.value)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_stale_lock_is_reported(tmp_path, caplog):
     (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": 999999, "host": "elsewhere", "stage": "prepare"}))
     with output_lock(tmp_path, "prepare"):

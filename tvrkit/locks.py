@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,15 @@ def _read_record(fd: int) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
+def _holder_record(fd: int, wait: float = 1.0) -> dict[str, Any]:
+    """The record of the process holding the lock on ``fd``. The holder writes it just after taking
+    the lock, so a second run arriving in between finds the file empty: re-read it for up to ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while not (record := _read_record(fd)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return record
+
+
 def writable_error(path: Path, exc: OSError) -> StageError:
     """The one message for an output folder that cannot be written."""
     reason = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
@@ -70,7 +80,7 @@ def _open_locked(path: Path, stage: str) -> tuple[int, dict[str, Any]]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = describe_holder(_read_record(fd))
+            holder = describe_holder(_holder_record(fd))
             os.close(fd)
             raise LockedError(f"{path.parent} is being written by {holder}; a second {stage} on it would "
                               f"destroy its work: wait for it to finish or stop it (lock file {path})") from None
