@@ -1,11 +1,17 @@
 """A tiny real synthetic dataset for the trainer tests (16 videos, seed 6: 8 train, 4 val and
 4 test videos, 3 captions each), compressed small and sharded, plus a matching train config
-(24 training captions: 3 batches of 8 per epoch in one process)."""
+(24 training captions: 3 batches of 8 per epoch in one process), and a ``tvrkit train`` process
+started and caught after its first step."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from repo_paths import REPO
 
 VIDEOS, SEED = 16, 6
 
@@ -37,3 +43,16 @@ def tiny_config(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     for name, values in sections.items():
         doc[name] = {**doc.get(name, {}), **values}
     return doc
+
+
+def train_past_first_step(config: Path, out: Path, env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+    """Start ``tvrkit train --config CONFIG --out OUT`` and return (the process, its command) once it
+    has logged a step (or after 120 s): the moment a test interrupts it."""
+    from tvrkit.train.jsonlog import LOG_FILE, read_log
+
+    cmd = [sys.executable, "-m", "tvrkit", "train", "--config", str(config), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(r.get("step", 0) >= 1 for r in read_log(out / LOG_FILE)):
+        time.sleep(0.02)
+    return proc, cmd

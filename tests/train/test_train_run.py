@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import torch
 import yaml
 from click.testing import CliRunner
 from repo_paths import REPO
-from train_data import synthetic_root, tiny_config
+from train_data import synthetic_root, tiny_config, train_past_first_step
 
 from tvrkit.cli import cli, main
 from tvrkit.errors import ConfigError
@@ -120,11 +119,7 @@ def test_sigterm_checkpoints_and_cli_resume_finishes(root, tmp_path) -> None:
     epochs = 6
     config = _write(tmp_path / "c.yaml", tiny_config(root, train={"epochs": epochs}))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "tvrkit", "train", "--config", str(config), "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(r.get("step", 0) >= 1 for r in read_log(out / LOG_FILE)):
-        time.sleep(0.02)
+    proc, cmd = train_past_first_step(config, out, ONE_THREAD)
     proc.send_signal(signal.SIGTERM)
     output = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode == 128 + signal.SIGTERM, output

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
 import yaml
 from repo_paths import REPO
-from train_data import synthetic_root, tiny_config
+from train_data import synthetic_root, tiny_config, train_past_first_step
 
 from benchmarks.servers import http_server
 from tvrkit.train import load_train_config, run_train
 from tvrkit.train.checkpoint import LAST, load_training_state
-from tvrkit.train.jsonlog import LOG_FILE, read_log
 
-REPO = REPO
 EPOCHS, BATCHES = 2, 3
 
 
@@ -39,11 +36,7 @@ def test_server_killed_mid_run_checkpoints_names_the_url_and_resume_finishes(tmp
         config = tmp_path / "c.yaml"
         config.write_text(yaml.safe_dump(doc))
         out = tmp_path / "run"
-        cmd = [sys.executable, "-m", "tvrkit", "train", "--config", str(config), "--out", str(out)]
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while time.time() < deadline and not any(r.get("step", 0) >= 1 for r in read_log(out / LOG_FILE)):
-            time.sleep(0.02)
+        proc, cmd = train_past_first_step(config, out, env)
         server.stop()
         killed_at = time.monotonic()
         output = proc.communicate(timeout=120)[0].decode()
